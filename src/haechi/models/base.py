@@ -1,0 +1,114 @@
+"""The ``LanguageModel`` protocol and the values that cross it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class LoglikelihoodRequest:
+    """Score ``continuation`` given ``context`` (plain strings, no template applied)."""
+
+    context: str
+    continuation: str
+
+
+@dataclass(frozen=True)
+class LoglikelihoodResult:
+    """``logprob`` is the summed natural-log probability (nats) of the continuation tokens.
+
+    ``is_greedy`` is true when every continuation token is the argmax at its position;
+    ``n_tokens`` counts the continuation tokens.
+    """
+
+    logprob: float
+    is_greedy: bool
+    n_tokens: int
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """A plain prompt or a chat conversation to continue.
+
+    Exactly one of ``prompt`` and ``messages`` is set. ``temperature == 0`` means greedy.
+    ``top_logprobs`` asks for that many alternatives per generated token.
+    """
+
+    prompt: str | None = None
+    messages: tuple[ChatMessage, ...] | None = None
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    n: int = 1
+    seed: int | None = None
+    top_logprobs: int = 0
+
+    def __post_init__(self) -> None:
+        if (self.prompt is None) == (self.messages is None):
+            raise ValueError("GenerationRequest needs exactly one of prompt or messages")
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token with its log-probability and the top alternatives (nats)."""
+
+    token: str
+    logprob: float
+    top: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Generation:
+    """``texts`` holds ``n`` completions; ``logprobs`` one list per completion when asked."""
+
+    texts: tuple[str, ...]
+    finish_reasons: tuple[str, ...]
+    logprobs: tuple[tuple[TokenLogprob, ...], ...] | None = None
+
+    @property
+    def text(self) -> str:
+        return self.texts[0]
+
+
+@dataclass
+class TokenStats:
+    """What a backend actually ran, so the engine can report it."""
+
+    forwarded_tokens: int = 0
+    generated_tokens: int = 0
+    requests: int = 0
+
+    def add(self, *, forwarded: int = 0, generated: int = 0, requests: int = 0) -> None:
+        self.forwarded_tokens += forwarded
+        self.generated_tokens += generated
+        self.requests += requests
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """What every backend offers. Results come back in request order."""
+
+    name: str
+    fingerprint: str
+    stats: TokenStats
+
+    def loglikelihood(
+        self, requests: Sequence[LoglikelihoodRequest]
+    ) -> list[LoglikelihoodResult]: ...
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]: ...
+
+    def describe(self) -> dict[str, object]:
+        """The configuration that identifies this model in records (no secrets)."""
+        ...

@@ -1,0 +1,77 @@
+"""Model spec strings (``hf/<id|path>``, ``openai/<model>``, ``vllm/<id|path>``) and their args."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from haechi.errors import InputError
+
+ArgsT = TypeVar("ArgsT", bound=BaseModel)
+
+BACKENDS = ("hf", "openai", "vllm")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    backend: str
+    target: str
+
+    def __str__(self) -> str:
+        return f"{self.backend}/{self.target}"
+
+
+def parse_spec(spec: str) -> ModelSpec:
+    """Split ``backend/target``; the target may itself contain slashes (hub ids, paths)."""
+    backend, sep, target = spec.partition("/")
+    if not sep or not target:
+        raise InputError(
+            f"model spec {spec!r} is not of the form BACKEND/TARGET",
+            field="model",
+            hint="e.g. hf/beomi/Llama-3-Open-Ko-8B, hf/./my-checkpoint, openai/gpt-4o-mini",
+        )
+    if backend not in BACKENDS:
+        raise InputError(
+            f"unknown model backend {backend!r}",
+            field="model",
+            hint=f"choose one of {', '.join(BACKENDS)}",
+        )
+    return ModelSpec(backend, target)
+
+
+def parse_model_args(text: str | None) -> dict[str, str]:
+    """Parse ``key=value,key=value`` (the CLI's ``--model-args``) into strings.
+
+    Values are converted to their field types by each backend's pydantic args model.
+    """
+    if not text:
+        return {}
+    args: dict[str, str] = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InputError(
+                f"model argument {item!r} is not key=value",
+                field="model-args",
+                hint="e.g. --model-args dtype=float32,batch_size=8",
+            )
+        args[key] = value.strip()
+    return args
+
+
+def validate_args(args_model: type[ArgsT], args: dict[str, object], backend: str) -> ArgsT:
+    """Build a backend's pydantic args model, turning validation errors into ``InputError``."""
+    try:
+        return args_model.model_validate(args)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]) or "model-args"
+        allowed = ", ".join(args_model.model_fields)
+        raise InputError(
+            f"{first['msg']} (got {first.get('input')!r})",
+            field=f"{backend} model argument '{name}'",
+            hint=f"the {backend} backend takes: {allowed}",
+        ) from None
