@@ -19,6 +19,7 @@ Family = Literal["llama", "qwen2"]
 TokenizerKind = Literal["sentencepiece", "bpe"]
 
 CHAT_TEMPLATE = (
+    "{% if bos_token %}{{ bos_token }}{% endif %}"
     "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}{{ eos_token }}\n{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
 )

@@ -1,0 +1,153 @@
+"""The ``hf/<hub id or path>`` backend: transformers, in-process (haechi's embedded default)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from haechi.errors import HaechiError, InputError, MissingExtraError
+from haechi.models.base import (
+    Generation,
+    GenerationRequest,
+    LoglikelihoodRequest,
+    LoglikelihoodResult,
+    TokenStats,
+)
+from haechi.models.fingerprint import digest, weights_hash
+from haechi.models.spec import validate_args
+
+DEFAULT_MAX_LENGTH = 2048  # the harness's fallback when neither config nor tokenizer says
+TOKENIZER_UNSET = int(1e30)  # transformers' "no limit" model_max_length
+
+
+class HFArgs(BaseModel):
+    """Options of the ``hf`` backend (``--model-args key=value,...`` at the CLI)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    device: str = "auto"
+    revision: str | None = None
+    trust_remote_code: bool = False
+    max_length: int | None = None
+    batch_size: int = 8
+    add_bos_token: bool | None = None
+
+
+class HFModel:
+    """A causal LM and its tokenizer loaded with transformers.
+
+    ``dtype=auto`` means float32 on CPU and the checkpoint's own dtype on GPU.
+    """
+
+    def __init__(self, target: str, args: HFArgs) -> None:
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as exc:
+            raise MissingExtraError(exc.name or "transformers", "hf") from None
+
+        self.name = f"hf/{target}"
+        self.target = target
+        self.args = args
+        self.stats = TokenStats()
+        local = Path(target).expanduser()
+        if _looks_like_path(target) and not local.is_dir():
+            raise InputError(f"no model folder at {target}", field="model")
+        source = str(local.resolve()) if local.is_dir() else target
+        self.device = torch.device(
+            ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+        )
+        dtype: Any = "auto"
+        if args.dtype != "auto":
+            dtype = getattr(torch, args.dtype)
+        elif self.device.type == "cpu":
+            dtype = torch.float32
+        common = {"revision": args.revision, "trust_remote_code": args.trust_remote_code}
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(source, **common)
+            self.model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **common)
+        except OSError as exc:
+            raise HaechiError(f"could not load model {target!r}: {exc}") from exc
+        self.model.to(self.device).eval()
+        self.max_length = args.max_length or _resolve_max_length(self.model.config, self.tokenizer)
+        revision = (
+            weights_hash(local) if local.is_dir() else _commit_hash(self.model) or args.revision
+        )
+        self.identity = {
+            "backend": "hf",
+            "model": source if local.is_dir() else target,
+            "revision": revision,
+            "dtype": str(self.model.dtype).removeprefix("torch."),
+            "max_length": self.max_length,
+            "add_bos_token": args.add_bos_token,
+            "trust_remote_code": args.trust_remote_code,
+        }
+        self.fingerprint = digest(self.identity)
+
+    @classmethod
+    def from_args(cls, target: str, args: dict[str, object]) -> HFModel:
+        return cls(target, validate_args(HFArgs, args, "hf"))
+
+    def describe(self) -> dict[str, object]:
+        return {
+            **self.identity,
+            "device": str(self.device),
+            "batch_size": self.args.batch_size,
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "vocab_size": len(self.tokenizer),
+        }
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+        """Score requests, tokenized exactly as lm-evaluation-harness 0.4.13 does."""
+        from haechi.models.hf_scoring import TokenPair, score_pairs
+        from haechi.models.hf_tokenize import encode_pair
+
+        pairs = [
+            TokenPair(
+                *encode_pair(
+                    self.tokenizer, r.context, r.continuation, add_bos_token=self.args.add_bos_token
+                )
+            )
+            for r in requests
+        ]
+        results, forwarded = score_pairs(
+            self.model,
+            pairs,
+            max_length=self.max_length,
+            batch_size=self.args.batch_size,
+            device=self.device,
+        )
+        self.stats.add(forwarded=forwarded, requests=len(requests))
+        return results
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Generate for prompts or chat messages (the tokenizer's chat template is applied)."""
+        from haechi.models.hf_generate import generate
+
+        return generate(self, requests)
+
+
+def _looks_like_path(target: str) -> bool:
+    return target.startswith((".", "/", "~")) or target.count("/") > 1
+
+
+def _commit_hash(model: Any) -> str | None:
+    return getattr(model.config, "_commit_hash", None)
+
+
+def _resolve_max_length(config: Any, tokenizer: Any) -> int:
+    """Context length from the (text) config, else the tokenizer, else 2048: the harness's
+    order, so truncation matches it."""
+    source = getattr(config, "text_config", None) or config
+    for attr in ("n_positions", "max_position_embeddings", "n_ctx"):
+        value = getattr(source, attr, None)
+        if value is not None:
+            return int(value)
+    limit = getattr(tokenizer, "model_max_length", None)
+    if limit is not None and limit != TOKENIZER_UNSET:
+        return int(limit)
+    return DEFAULT_MAX_LENGTH

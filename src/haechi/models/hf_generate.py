@@ -1,0 +1,138 @@
+"""Text generation for the ``hf`` backend: chat templates, stop tokens and strings, logprobs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from haechi.errors import InputError
+from haechi.models.base import Generation, GenerationRequest, TokenLogprob
+from haechi.models.hf_tokenize import encode
+
+if TYPE_CHECKING:
+    from haechi.models.hf import HFModel
+
+# End-of-turn markers of common chat formats; generation stops on whichever the vocab has.
+END_OF_TURN_TOKENS = ("<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>")
+
+
+def render_prompt(tokenizer: Any, request: GenerationRequest) -> str:
+    """The prompt text: the request's prompt, or its messages through the chat template."""
+    if request.prompt is not None:
+        return request.prompt
+    if not getattr(tokenizer, "chat_template", None):
+        raise InputError(
+            "this model's tokenizer has no chat template, so chat messages cannot be rendered",
+            field="messages",
+            hint="send a plain prompt instead",
+        )
+    messages = [{"role": m.role, "content": m.content} for m in request.messages or ()]
+    return str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+
+
+def stop_token_ids(model: HFModel) -> list[int]:
+    """EOS from the tokenizer and generation config plus any end-of-turn token in the vocab."""
+    ids: set[int] = set()
+    config_eos = model.model.generation_config.eos_token_id
+    if isinstance(config_eos, int):
+        ids.add(config_eos)
+    elif config_eos:
+        ids.update(config_eos)
+    if model.tokenizer.eos_token_id is not None:
+        ids.add(model.tokenizer.eos_token_id)
+    vocab = model.tokenizer.get_vocab()
+    ids.update(vocab[t] for t in END_OF_TURN_TOKENS if t in vocab)
+    return sorted(ids)
+
+
+def truncate_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+    """Cut ``text`` at the earliest stop string; says whether one was found."""
+    cuts = [i for i in (text.find(s) for s in stops if s) if i >= 0]
+    return (text[: min(cuts)], True) if cuts else (text, False)
+
+
+@torch.inference_mode()
+def generate(model: HFModel, requests: Sequence[GenerationRequest]) -> list[Generation]:
+    """One request at a time, so a seed fixes that request's samples whatever else is asked."""
+    eos_ids = stop_token_ids(model)
+    outputs = []
+    for request in requests:
+        prompt = render_prompt(model.tokenizer, request)
+        # A chat template writes its own special tokens; a plain prompt gets the tokenizer's
+        # (unless it already starts with BOS text), as loglikelihood contexts do.
+        tokens = (
+            encode(model.tokenizer, prompt)
+            if request.messages is None
+            else model.tokenizer.encode(prompt, add_special_tokens=False)
+        )
+        ids = torch.tensor([tokens], device=model.device)
+        sampling = request.temperature > 0
+        if request.seed is not None:
+            torch.manual_seed(request.seed)
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": request.max_new_tokens,
+            "do_sample": sampling,
+            "num_return_sequences": request.n,
+            "eos_token_id": eos_ids,
+            "pad_token_id": model.tokenizer.pad_token_id or eos_ids[0],
+            "return_dict_in_generate": True,
+            "output_logits": request.top_logprobs > 0,
+        }
+        if sampling:
+            kwargs.update(temperature=request.temperature, top_p=request.top_p, top_k=0)
+        if request.stop:
+            kwargs.update(stop_strings=list(request.stop), tokenizer=model.tokenizer)
+        out = model.model.generate(
+            ids, attention_mask=torch.ones_like(ids), **kwargs
+        )
+        new_tokens = out.sequences[:, ids.shape[1] :]
+        model.stats.add(
+            forwarded=ids.shape[1] * request.n,
+            generated=int((new_tokens != kwargs["pad_token_id"]).sum()),
+            requests=1,
+        )
+        outputs.append(_to_generation(model, request, new_tokens, out, eos_ids))
+    return outputs
+
+
+def _to_generation(
+    model: HFModel, request: GenerationRequest, new_tokens: Any, out: Any, eos_ids: list[int]
+) -> Generation:
+    texts, reasons, logprobs = [], [], []
+    for row in range(new_tokens.shape[0]):
+        tokens = new_tokens[row].tolist()
+        ended = next((i for i, t in enumerate(tokens) if t in eos_ids), None)
+        kept = tokens if ended is None else tokens[:ended]
+        text, stopped = truncate_at_stop(
+            model.tokenizer.decode(kept, skip_special_tokens=True), request.stop
+        )
+        texts.append(text)
+        reasons.append("stop" if stopped or ended is not None else "length")
+        if request.top_logprobs > 0:
+            logprobs.append(_token_logprobs(model, out.logits, row, kept, request.top_logprobs))
+    return Generation(
+        texts=tuple(texts),
+        finish_reasons=tuple(reasons),
+        logprobs=tuple(logprobs) if request.top_logprobs > 0 else None,
+    )
+
+
+def _token_logprobs(
+    model: HFModel, logits: Sequence[Any], row: int, tokens: list[int], k: int
+) -> tuple[TokenLogprob, ...]:
+    """Log-probabilities (nats) from the model's raw logits, before temperature or top-p."""
+    decode = model.tokenizer.decode
+    result = []
+    for step, token in enumerate(tokens):
+        logprobs = torch.log_softmax(logits[step][row].float(), dim=-1)
+        top = torch.topk(logprobs, k)
+        result.append(
+            TokenLogprob(
+                token=decode([token]),
+                logprob=float(logprobs[token]),
+                top={decode([int(i)]): float(v) for v, i in zip(top.values, top.indices, strict=True)},
+            )
+        )
+    return tuple(result)
