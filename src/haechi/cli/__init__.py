@@ -1,0 +1,1 @@
+"""The ``haechi`` command line: typer shells over the library, one module per command group."""

@@ -1,0 +1,60 @@
+"""The ``haechi`` application: wires command groups and turns errors into exit codes."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from haechi import __version__
+from haechi.cli import models_cmd, skeletons, tasks_cmd
+from haechi.cli.console import err_console, setup_logging
+from haechi.cli.demo_cmd import demo_command
+from haechi.cli.eval_cmd import eval_command
+from haechi.cli.leaderboard_cmd import leaderboard_command
+from haechi.errors import HaechiError
+
+app = typer.Typer(
+    name="haechi",
+    help="Evaluate, judge, red-team and build Korean LLMs. Exit codes: 0 ok, 2 bad input, 1 failure.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("eval")(eval_command)
+app.command("leaderboard")(leaderboard_command)
+app.command("demo")(demo_command)
+app.add_typer(models_cmd.app, name="models")
+app.add_typer(tasks_cmd.app, name="tasks")
+app.add_typer(skeletons.judge, name="judge")
+app.add_typer(skeletons.redteam, name="redteam")
+app.add_typer(skeletons.build, name="build")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"haechi {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
+) -> None:
+    setup_logging(verbose)
+
+
+def main() -> None:
+    """Console-script entry point: ``HaechiError`` → its message and exit code (2 or 1)."""
+    try:
+        app()
+    except HaechiError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)

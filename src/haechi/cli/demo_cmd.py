@@ -1,0 +1,28 @@
+"""``haechi demo``: the whole pipeline on embedded defaults, no download needed."""
+
+from __future__ import annotations
+
+from haechi.cli.console import console
+from haechi.cli.leaderboard_cmd import DbOption
+from haechi.cli.render import print_leaderboard, print_report
+from haechi.store import open_store
+
+NOTICE = (
+    "[yellow]The smoke model is a tiny, randomly initialised Llama built on this machine: its "
+    "scores are chance-level and mean nothing.[/]\n"
+    "Real use: [bold]haechi eval --model hf/<hub id or path> --tasks ko_arc,ko_hellaswag,kobest --data-dir DIR[/]"
+)
+
+
+def demo_command(db: DbOption = None) -> None:
+    """Evaluate a random smoke model on the bundled sample tasks and show the leaderboard."""
+    from haechi.demo import run_demo
+
+    console.print(NOTICE)
+    with open_store(db) as store:
+        report = run_demo(store, progress=console.is_terminal)
+        print_report(report)
+        console.print(f"\nstored as run {report.run_id} in {store.redacted_url()}\n")
+        console.print("[bold]Leaderboard[/]")
+        print_leaderboard(store.leaderboard())
+    console.print(NOTICE)

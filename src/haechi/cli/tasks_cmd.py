@@ -1,0 +1,66 @@
+"""``haechi tasks``: list tasks and show what data each expects."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from haechi.cli.console import console
+from haechi.errors import InputError
+from haechi.tasks import bundled_tasks, groups, load_spec
+from haechi.tasks.documents import SUFFIXES
+
+app = typer.Typer(help="List the bundled tasks and show the splits and fields each expects.")
+
+
+@app.command("list")
+def list_tasks() -> None:
+    """Every bundled task with its few-shot count, headline metric and groups."""
+    table = Table("task", "shots", "metric", "groups", "public data")
+    for spec in bundled_tasks().values():
+        table.add_row(
+            spec.task,
+            str(spec.num_fewshot),
+            spec.primary_metric,
+            ", ".join(spec.groups),
+            spec.dataset.path or "—  (use --data-dir)",
+        )
+    console.print(table)
+    named = groups()
+    if named:
+        console.print("groups: " + "; ".join(f"{g} = {', '.join(m)}" for g, m in named.items()))
+
+
+@app.command("show")
+def show(task: Annotated[str, typer.Argument(help="A task name, or the path of a task YAML.")]) -> None:
+    """The splits, files and document fields a task expects, and its prompt template."""
+    from pathlib import Path
+
+    specs = bundled_tasks()
+    if task.endswith((".yaml", ".yml")):
+        spec = load_spec(Path(task))
+    elif task in specs:
+        spec = specs[task]
+    else:
+        raise InputError(f"unknown task {task!r}", field="task", hint="see `haechi tasks list`")
+    splits = [spec.dataset.test_split]
+    if spec.dataset.fewshot_split and spec.dataset.fewshot_split not in splits:
+        splits.append(spec.dataset.fewshot_split)
+    console.print(f"[bold]{spec.task}[/] (version {spec.version})")
+    console.print(f"spec: {spec.source}", markup=False)
+    console.print(f"evaluated split: {spec.dataset.test_split}; few-shot split: {spec.dataset.fewshot_split or spec.dataset.test_split}")
+    console.print(f"{spec.num_fewshot}-shot ({spec.fewshot_sampler}); metrics: {', '.join(spec.metrics)} (headline {spec.primary_metric})")
+    if spec.dataset.path:
+        console.print(f"public dataset: {spec.dataset.path}" + (f" ({spec.dataset.name})" if spec.dataset.name else ""))
+    console.print("with --data-dir DIR it reads: " + ", ".join(f"DIR/{spec.task}/{s}{{{','.join(SUFFIXES)}}}" for s in splits))
+    fields = Table("field", "meaning")
+    for name, meaning in spec.fields.items():
+        fields.add_row(name, meaning)
+    console.print(fields)
+    # templates are user text: print them verbatim, not as rich markup
+    plain = {"markup": False, "highlight": False}
+    console.print("prompt:  " + repr(spec.doc_to_text), **plain)
+    console.print("choices: " + spec.doc_to_choice, **plain)
+    console.print("target:  " + spec.doc_to_target, **plain)

@@ -1,0 +1,26 @@
+"""What an evaluation run is asked to do (recorded in full next to its results)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from haechi.tasks.prompts import SamplingMode
+
+
+class EvalConfig(BaseModel):
+    """Options of ``haechi eval``; ``num_fewshot=None`` keeps each task's own count."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: list[str]
+    num_fewshot: int | None = Field(None, ge=0)
+    limit: int | None = Field(None, ge=1)
+    seed: int = 1234
+    data_dir: Path | None = None
+    samples: bool = False
+    fewshot_sampling: SamplingMode = "haechi"
+    output: Path | None = None
+    log_samples: bool = False
+    chunk_size: int = Field(256, ge=1, description="requests sent to the model per progress step")

@@ -1,0 +1,127 @@
+"""Prompts for multiple-choice documents: description, few-shot examples, the question.
+
+The layout follows lm-evaluation-harness 0.4.13 so prompts are byte-identical:
+``description + Σ(question + target_delimiter + answer + fewshot_delimiter) + question``,
+and each choice is scored as the continuation ``target_delimiter + choice``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from haechi.errors import InputError
+from haechi.tasks.documents import Document
+from haechi.tasks.spec import TaskSpec
+from haechi.tasks.templates import evaluate, render
+
+SamplingMode = Literal["haechi", "lm-eval"]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A document ready to score: the shared context, its choices and the gold index."""
+
+    doc_id: int
+    context: str
+    choices: tuple[str, ...]
+    target: int
+    fewshot_ids: tuple[int, ...]
+
+    @property
+    def prompt_hash(self) -> str:
+        blob = "\x1f".join((self.context, *self.choices))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def doc_text(spec: TaskSpec, doc: Document) -> str:
+    return render(spec.doc_to_text, doc.fields, where=doc.origin, field="doc_to_text")
+
+
+def doc_choices(spec: TaskSpec, doc: Document) -> list[str]:
+    value = evaluate(spec.doc_to_choice, doc.fields, where=doc.origin, field="doc_to_choice")
+    if not isinstance(value, list | tuple) or not value:
+        raise InputError(
+            f"choices must be a non-empty list, got {value!r}", file=doc.origin, field="choices"
+        )
+    return [str(c) for c in value]
+
+
+def doc_target(spec: TaskSpec, doc: Document, choices: Sequence[str]) -> int:
+    """The gold choice's index; a target given as text must be one of the choices."""
+    value = evaluate(spec.doc_to_target, doc.fields, where=doc.origin, field="doc_to_target")
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, str):
+        if value not in choices:
+            raise InputError(
+                f"target {value!r} is not one of the choices", file=doc.origin, field="target"
+            )
+        return choices.index(value)
+    if not isinstance(value, int) or not 0 <= value < len(choices):
+        raise InputError(
+            f"label {value!r} is not a valid index into {len(choices)} choices",
+            file=doc.origin,
+            field="label",
+        )
+    return value
+
+
+def build_prompt(spec: TaskSpec, doc: Document, fewshot: Sequence[Document]) -> Prompt:
+    """The context and choices of ``doc`` preceded by the few-shot examples."""
+    shots = []
+    for shot in fewshot:
+        choices = doc_choices(spec, shot)
+        answer = choices[doc_target(spec, shot, choices)]
+        shots.append(doc_text(spec, shot) + spec.target_delimiter + answer + spec.fewshot_delimiter)
+    choices = doc_choices(spec, doc)
+    return Prompt(
+        doc_id=doc.doc_id,
+        context=spec.description + "".join(shots) + doc_text(spec, doc),
+        choices=tuple(choices),
+        target=doc_target(spec, doc, choices),
+        fewshot_ids=tuple(s.doc_id for s in fewshot),
+    )
+
+
+class FewshotSampler:
+    """Draws few-shot examples for each evaluated document.
+
+    ``haechi`` mode seeds one generator per document from (seed, task, doc_id), so a
+    document's examples do not depend on ``--limit`` or on which documents came before.
+    ``lm-eval`` mode reproduces lm-evaluation-harness 0.4.13: one generator seeded once,
+    drawing ``k + 1`` documents per evaluated document in order and dropping the document
+    itself.
+    """
+
+    def __init__(
+        self,
+        spec: TaskSpec,
+        pool: Sequence[Document],
+        *,
+        same_split: bool,
+        seed: int,
+        mode: SamplingMode = "haechi",
+    ) -> None:
+        self.spec = spec
+        self.pool = list(pool)
+        self.same_split = same_split
+        self.seed = seed
+        self.mode = mode
+        self._shared = random.Random(seed)
+
+    def draw(self, doc: Document, k: int) -> list[Document]:
+        if k == 0:
+            return []
+        pool = [d for d in self.pool if not (self.same_split and d.fields == doc.fields)]
+        if self.spec.fewshot_sampler == "first_n":
+            return pool[:k]
+        if self.mode == "lm-eval":
+            drawn = self._shared.sample(self.pool, min(k + 1, len(self.pool)))
+            kept = [d for d in drawn if not (self.same_split and d.fields == doc.fields)]
+            return kept[:k]
+        rng = random.Random(f"{self.seed}:{self.spec.task}:{doc.doc_id}")
+        return rng.sample(pool, min(k, len(pool)))

@@ -1,0 +1,19 @@
+"""Versions of haechi and the libraries that change numbers, recorded with every run."""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+
+RECORDED = ("haechi", "torch", "transformers", "tokenizers", "httpx", "vllm", "sqlalchemy")
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages in ``RECORDED`` (absent ones are left out)."""
+    found = {"python": platform.python_version()}
+    for name in RECORDED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
