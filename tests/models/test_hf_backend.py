@@ -186,3 +186,4 @@ def test_bad_arguments_name_the_field(tiny_llama_dir: Path) -> None:
         load("hf/./does-not-exist")
     with pytest.raises(InputError, match="BACKEND/TARGET"):
         load("llama")
+
