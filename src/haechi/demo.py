@@ -13,4 +13,6 @@ DEMO_TASKS = ["ko_arc", "ko_hellaswag", "kobest_copa"]
 def run_demo(store: Store, *, progress: bool = True) -> EvalReport:
     """Build (or reuse) the smoke model and evaluate it on the bundled sample documents."""
     model = load(f"hf/{smoke_model_dir()}")
-    return evaluate(model, EvalConfig(tasks=DEMO_TASKS, samples=True), store=store, progress=progress)
+    return evaluate(
+        model, EvalConfig(tasks=DEMO_TASKS, samples=True), store=store, progress=progress
+    )

@@ -44,7 +44,13 @@ def test_bad_input_exits_2_naming_the_problem(tiny_llama_dir: Path, tmp_path: Pa
     data.mkdir(parents=True)
     (data / "test.jsonl").write_text('{"premise": "p"}\nnot json\n', encoding="utf-8")
     broken = haechi(
-        "eval", "--model", f"hf/{tiny_llama_dir}", "--tasks", "kobest_copa", "--data-dir", str(tmp_path / "data")
+        "eval",
+        "--model",
+        f"hf/{tiny_llama_dir}",
+        "--tasks",
+        "kobest_copa",
+        "--data-dir",
+        str(tmp_path / "data"),
     )
     assert broken.returncode == 2
     assert f"{data / 'test.jsonl'}:2" in broken.stderr.replace("\n", "")
@@ -63,8 +69,19 @@ def test_models_info_json(tiny_qwen2_dir: Path) -> None:
 def test_eval_then_leaderboard(tiny_llama_dir: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "board.db")
     run = haechi(
-        "eval", "--model", f"hf/{tiny_llama_dir}", "--tasks", "kobest,ko_arc", "--samples",
-        "--num-fewshot", "1", "--output", str(tmp_path / "out"), "--log-samples", "--db", db,
+        "eval",
+        "--model",
+        f"hf/{tiny_llama_dir}",
+        "--tasks",
+        "kobest,ko_arc",
+        "--samples",
+        "--num-fewshot",
+        "1",
+        "--output",
+        str(tmp_path / "out"),
+        "--log-samples",
+        "--db",
+        db,
     )
     assert run.returncode == 0, run.stderr
     results = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))

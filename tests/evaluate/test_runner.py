@@ -17,11 +17,24 @@ from haechi.tasks.prompts import build_prompt
 def test_samples_hold_each_choices_loglikelihood(tiny_llama_dir: Path, tmp_path: Path) -> None:
     model = load(f"hf/{tiny_llama_dir}")
     config = EvalConfig(
-        tasks=["kobest_copa", "ko_arc"], samples=True, num_fewshot=0, output=tmp_path, log_samples=True
+        tasks=["kobest_copa", "ko_arc"],
+        samples=True,
+        num_fewshot=0,
+        output=tmp_path,
+        log_samples=True,
     )
     report = evaluate(model, config, progress=False)
     results = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
-    assert set(results) >= {"results", "groups", "configs", "versions", "n-shot", "n-samples", "config", "stats"}
+    assert set(results) >= {
+        "results",
+        "groups",
+        "configs",
+        "versions",
+        "n-shot",
+        "n-samples",
+        "config",
+        "stats",
+    }
     assert results["n-shot"] == {"kobest_copa": 0, "ko_arc": 0}
     assert results["config"]["model_fingerprint"] == model.fingerprint
 
@@ -49,7 +62,9 @@ def test_same_seed_same_numbers_and_fewshot(tiny_qwen2_dir: Path, tmp_path: Path
     model = load(f"hf/{tiny_qwen2_dir}")
     runs = []
     for name in ("a", "b"):
-        config = EvalConfig(tasks=["ko_arc"], samples=True, num_fewshot=2, output=tmp_path / name, log_samples=True)
+        config = EvalConfig(
+            tasks=["ko_arc"], samples=True, num_fewshot=2, output=tmp_path / name, log_samples=True
+        )
         evaluate(model, config, progress=False)
         runs.append((tmp_path / name / "samples_ko_arc.jsonl").read_text(encoding="utf-8"))
     assert runs[0] == runs[1]
@@ -60,7 +75,9 @@ def test_same_seed_same_numbers_and_fewshot(tiny_qwen2_dir: Path, tmp_path: Path
 def test_runs_are_stored_and_failures_marked(tiny_llama_dir: Path, tmp_path: Path) -> None:
     model = load(f"hf/{tiny_llama_dir}")
     with open_store(str(tmp_path / "runs.db")) as store:
-        report = evaluate(model, EvalConfig(tasks=["kobest"], samples=True), store=store, progress=False)
+        report = evaluate(
+            model, EvalConfig(tasks=["kobest"], samples=True), store=store, progress=False
+        )
         run = store.get_run(report.run_id or "")
         assert run.status == "completed"
         assert run.config["prompt_hashes"]["kobest_copa"]
@@ -73,6 +90,11 @@ def test_runs_are_stored_and_failures_marked(tiny_llama_dir: Path, tmp_path: Pat
         broken = tmp_path / "data" / "kobest_copa"
         broken.mkdir(parents=True)
         (broken / "test.jsonl").write_text('{"premise": "p"}\n', encoding="utf-8")
-        with pytest.raises(Exception, match="alternative_1|question"):
-            evaluate(model, EvalConfig(tasks=["kobest_copa"], data_dir=tmp_path / "data"), store=store, progress=False)
+        with pytest.raises(Exception, match=r"alternative_1|question"):
+            evaluate(
+                model,
+                EvalConfig(tasks=["kobest_copa"], data_dir=tmp_path / "data"),
+                store=store,
+                progress=False,
+            )
         assert all(r.status == "completed" for r in store.list_runs())

@@ -75,7 +75,9 @@ def test_is_greedy_follows_argmax(tiny_qwen2_dir: Path) -> None:
             argmax = int(ref(torch.tensor([ctx])).logits[0, -1].argmax())
         # only tokens that decode and re-encode to themselves make a one-token continuation
         candidates = [
-            i for i in (argmax, *range(3, 40)) if tok(context + tok.decode([i])).input_ids == ctx + [i]
+            i
+            for i in (argmax, *range(3, 40))
+            if tok(context + tok.decode([i])).input_ids == [*ctx, i]
         ]
         if argmax not in candidates:
             continue
@@ -104,7 +106,9 @@ def test_truncates_long_inputs_from_the_left(tiny_llama_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("fixture", ["tiny_llama_dir", "tiny_qwen2_dir"])
-def test_greedy_generation_equals_an_argmax_loop(fixture: str, request: pytest.FixtureRequest) -> None:
+def test_greedy_generation_equals_an_argmax_loop(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
     model_dir: Path = request.getfixturevalue(fixture)
     tok = AutoTokenizer.from_pretrained(model_dir)
     ref = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
@@ -129,9 +133,9 @@ def test_generation_stop_strings_cut_the_text(tiny_llama_dir: Path) -> None:
     assert len(free) > 2
     # the first visible, non-replacement character after the first one
     stop = next(c for c in free[1:] if c.strip() and c != "\ufffd")
-    cut = model.generate(
-        [GenerationRequest(prompt="안녕하세요", max_new_tokens=12, stop=(stop,))]
-    )[0]
+    cut = model.generate([GenerationRequest(prompt="안녕하세요", max_new_tokens=12, stop=(stop,))])[
+        0
+    ]
     assert cut.text == free[: free.index(stop)]
     assert cut.finish_reasons == ("stop",)
 
@@ -170,7 +174,9 @@ def test_top_logprobs_are_normalised_log_probabilities(tiny_llama_dir: Path) -> 
         assert all(v <= 0 for v in step.top.values())
 
 
-def test_fingerprint_tracks_what_changes_outputs(tiny_llama_dir: Path, tiny_qwen2_dir: Path) -> None:
+def test_fingerprint_tracks_what_changes_outputs(
+    tiny_llama_dir: Path, tiny_qwen2_dir: Path
+) -> None:
     a = load(f"hf/{tiny_llama_dir}")
     assert a.fingerprint == load(f"hf/{tiny_llama_dir}", batch_size=2).fingerprint
     assert a.fingerprint != load(f"hf/{tiny_llama_dir}", dtype="bfloat16").fingerprint
@@ -186,4 +192,3 @@ def test_bad_arguments_name_the_field(tiny_llama_dir: Path) -> None:
         load("hf/./does-not-exist")
     with pytest.raises(InputError, match="BACKEND/TARGET"):
         load("llama")
-

@@ -37,9 +37,7 @@ def test_haechi_draws_do_not_depend_on_limit_or_order() -> None:
         assert [s.doc_id for s in again.draw(d, 4)] == all_draws[d.doc_id]
     assert all(d not in draws for d, draws in all_draws.items())  # never its own example
     other_seed = FewshotSampler(SPEC, pool, same_split=True, seed=4)
-    assert any(
-        [s.doc_id for s in other_seed.draw(d, 4)] != all_draws[d.doc_id] for d in pool
-    )
+    assert any([s.doc_id for s in other_seed.draw(d, 4)] != all_draws[d.doc_id] for d in pool)
 
 
 def test_lm_eval_mode_is_one_sequential_generator() -> None:

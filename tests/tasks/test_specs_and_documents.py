@@ -67,9 +67,17 @@ def test_data_dir_missing_split_and_missing_field(tmp_path: Path) -> None:
     assert "test.jsonl" in str(info.value)
     folder = tmp_path / "kobest_copa"
     folder.mkdir()
-    good = {"premise": "p", "question": "원인", "alternative_1": "a", "alternative_2": "b", "label": 0}
+    good = {
+        "premise": "p",
+        "question": "원인",
+        "alternative_1": "a",
+        "alternative_2": "b",
+        "label": 0,
+    }
     bad = {k: v for k, v in good.items() if k != "alternative_2"}
-    (folder / "test.jsonl").write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n", encoding="utf-8")
+    (folder / "test.jsonl").write_text(
+        json.dumps(good) + "\n" + json.dumps(bad) + "\n", encoding="utf-8"
+    )
     with pytest.raises(InputError) as info:
         load_documents(spec, "test", DocumentSource("dir", tmp_path))
     assert info.value.field == "alternative_2"
@@ -80,7 +88,13 @@ def test_out_of_range_label_names_the_document(tmp_path: Path) -> None:
     spec = bundled_tasks()["kobest_copa"]
     folder = tmp_path / "kobest_copa"
     folder.mkdir()
-    doc = {"premise": "p", "question": "결과", "alternative_1": "a", "alternative_2": "b", "label": 2}
+    doc = {
+        "premise": "p",
+        "question": "결과",
+        "alternative_1": "a",
+        "alternative_2": "b",
+        "label": 2,
+    }
     (folder / "test.jsonl").write_text(json.dumps(doc) + "\n", encoding="utf-8")
     (document,) = load_documents(spec, "test", DocumentSource("dir", tmp_path))
     with pytest.raises(InputError, match="not a valid index") as info:

@@ -19,24 +19,48 @@ from haechi.tasks import resolve
 
 def eval_command(
     model: Annotated[
-        str, typer.Option("--model", "-m", help="Model spec: hf/<hub id or path>, openai/<model> or vllm/<id|path>.")
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model spec: hf/<hub id or path>, openai/<model> or vllm/<id|path>.",
+        ),
     ],
     tasks: Annotated[
-        str, typer.Option("--tasks", "-t", help="Comma-separated tasks or groups (see `haechi tasks list`), or task YAML paths.")
+        str,
+        typer.Option(
+            "--tasks",
+            "-t",
+            help="Comma-separated tasks or groups (see `haechi tasks list`), or task YAML paths.",
+        ),
     ],
     model_args: ModelArgs = None,
-    num_fewshot: Annotated[int | None, typer.Option(help="Override every task's few-shot count.")] = None,
-    limit: Annotated[int | None, typer.Option(help="Evaluate only the first N documents of each task.")] = None,
+    num_fewshot: Annotated[
+        int | None, typer.Option(help="Override every task's few-shot count.")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Evaluate only the first N documents of each task.")
+    ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Batch size for the hf backend.")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Folder for results.json (and samples).")] = None,
-    log_samples: Annotated[bool, typer.Option(help="Also write samples_<task>.jsonl with per-choice log-likelihoods.")] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Folder for results.json (and samples).")
+    ] = None,
+    log_samples: Annotated[
+        bool, typer.Option(help="Also write samples_<task>.jsonl with per-choice log-likelihoods.")
+    ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the few-shot draws.")] = 1234,
     data_dir: Annotated[
-        Path | None, typer.Option(help="Read every task from DIR/<task>/<split>.jsonl (.json, .csv, .parquet).")
+        Path | None,
+        typer.Option(help="Read every task from DIR/<task>/<split>.jsonl (.json, .csv, .parquet)."),
     ] = None,
-    samples: Annotated[bool, typer.Option("--samples", help="Use the few documents bundled with each task.")] = False,
+    samples: Annotated[
+        bool, typer.Option("--samples", help="Use the few documents bundled with each task.")
+    ] = False,
     fewshot_sampling: Annotated[
-        str, typer.Option(help="'haechi' (draws independent of --limit) or 'lm-eval' (lm-eval 0.4.13's draws).")
+        str,
+        typer.Option(
+            help="'haechi' (draws independent of --limit) or 'lm-eval' (lm-eval 0.4.13's draws)."
+        ),
     ] = "haechi",
     db: DbOption = None,
 ) -> None:
@@ -54,7 +78,7 @@ def eval_command(
         seed=seed,
         data_dir=data_dir,
         samples=samples,
-        fewshot_sampling=fewshot_sampling,  # type: ignore[arg-type]
+        fewshot_sampling=fewshot_sampling,
         output=output,
         log_samples=log_samples,
     )

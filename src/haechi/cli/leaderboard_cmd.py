@@ -10,12 +10,17 @@ from haechi.store import open_store
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Results store: a SQLAlchemy URL or a SQLite file path (default: $HAECHI_DB, else haechi's data folder)."),
+    typer.Option(
+        "--db",
+        help="Results store: a SQLAlchemy URL or a SQLite file path (default: $HAECHI_DB, else haechi's data folder).",
+    ),
 ]
 
 
 def leaderboard_command(
-    group: Annotated[str | None, typer.Option(help="Sort by this group's column, e.g. ko_h5.")] = None,
+    group: Annotated[
+        str | None, typer.Option(help="Sort by this group's column, e.g. ko_h5.")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Show every model's latest stored scores (headline metric per task, in percent)."""

@@ -11,11 +11,15 @@ from rich.table import Table
 from haechi.cli.console import console
 from haechi.models import load, parse_model_args
 
-app = typer.Typer(help="Inspect models given as specs (hf/<id|path>, openai/<model>, vllm/<id|path>).")
+app = typer.Typer(
+    help="Inspect models given as specs (hf/<id|path>, openai/<model>, vllm/<id|path>)."
+)
 
 ModelArgs = Annotated[
     str | None,
-    typer.Option("--model-args", help="Backend options as key=value,... e.g. dtype=bfloat16,batch_size=16."),
+    typer.Option(
+        "--model-args", help="Backend options as key=value,... e.g. dtype=bfloat16,batch_size=16."
+    ),
 ]
 
 

@@ -34,7 +34,9 @@ def list_tasks() -> None:
 
 
 @app.command("show")
-def show(task: Annotated[str, typer.Argument(help="A task name, or the path of a task YAML.")]) -> None:
+def show(
+    task: Annotated[str, typer.Argument(help="A task name, or the path of a task YAML.")],
+) -> None:
     """The splits, files and document fields a task expects, and its prompt template."""
     from pathlib import Path
 
@@ -50,17 +52,26 @@ def show(task: Annotated[str, typer.Argument(help="A task name, or the path of a
         splits.append(spec.dataset.fewshot_split)
     console.print(f"[bold]{spec.task}[/] (version {spec.version})")
     console.print(f"spec: {spec.source}", markup=False)
-    console.print(f"evaluated split: {spec.dataset.test_split}; few-shot split: {spec.dataset.fewshot_split or spec.dataset.test_split}")
-    console.print(f"{spec.num_fewshot}-shot ({spec.fewshot_sampler}); metrics: {', '.join(spec.metrics)} (headline {spec.primary_metric})")
+    console.print(
+        f"evaluated split: {spec.dataset.test_split}; few-shot split: {spec.dataset.fewshot_split or spec.dataset.test_split}"
+    )
+    console.print(
+        f"{spec.num_fewshot}-shot ({spec.fewshot_sampler}); metrics: {', '.join(spec.metrics)} (headline {spec.primary_metric})"
+    )
     if spec.dataset.path:
-        console.print(f"public dataset: {spec.dataset.path}" + (f" ({spec.dataset.name})" if spec.dataset.name else ""))
-    console.print("with --data-dir DIR it reads: " + ", ".join(f"DIR/{spec.task}/{s}{{{','.join(SUFFIXES)}}}" for s in splits))
+        console.print(
+            f"public dataset: {spec.dataset.path}"
+            + (f" ({spec.dataset.name})" if spec.dataset.name else "")
+        )
+    console.print(
+        "with --data-dir DIR it reads: "
+        + ", ".join(f"DIR/{spec.task}/{s}{{{','.join(SUFFIXES)}}}" for s in splits)
+    )
     fields = Table("field", "meaning")
     for name, meaning in spec.fields.items():
         fields.add_row(name, meaning)
     console.print(fields)
     # templates are user text: print them verbatim, not as rich markup
-    plain = {"markup": False, "highlight": False}
-    console.print("prompt:  " + repr(spec.doc_to_text), **plain)
-    console.print("choices: " + spec.doc_to_choice, **plain)
-    console.print("target:  " + spec.doc_to_target, **plain)
+    console.print("prompt:  " + repr(spec.doc_to_text), markup=False, highlight=False)
+    console.print("choices: " + spec.doc_to_choice, markup=False, highlight=False)
+    console.print("target:  " + spec.doc_to_target, markup=False, highlight=False)

@@ -48,7 +48,9 @@ def results_document(
     }
 
 
-def write_outputs(output: Path, document: dict[str, Any], scores: list[TaskScore], *, log_samples: bool) -> Path:
+def write_outputs(
+    output: Path, document: dict[str, Any], scores: list[TaskScore], *, log_samples: bool
+) -> Path:
     """Write ``results.json`` (and per-task samples) into ``output``; returns the results path."""
     output.mkdir(parents=True, exist_ok=True)
     if log_samples:
@@ -69,7 +71,9 @@ def write_outputs(output: Path, document: dict[str, Any], scores: list[TaskScore
                 )
                 for s in score.samples
             ]
-            write_text_atomic(output / f"samples_{score.plan.spec.task}.jsonl", "\n".join(lines) + "\n")
+            write_text_atomic(
+                output / f"samples_{score.plan.spec.task}.jsonl", "\n".join(lines) + "\n"
+            )
     path = output / "results.json"
     write_json_atomic(path, document)
     return path

@@ -66,7 +66,9 @@ def evaluate(
             scores.append(score_task(plan, results[offset : offset + len(task_requests)]))
             offset += len(task_requests)
         by_task = {s.plan.spec.task: s for s in scores}
-        groups = {g: group_score([by_task[t] for t in members]) for g, members in group_members.items()}
+        groups = {
+            g: group_score([by_task[t] for t in members]) for g, members in group_members.items()
+        }
         stats = {
             "requests": len(flat),
             "forwarded_tokens": model.stats.forwarded_tokens - forwarded_before,
@@ -74,7 +76,11 @@ def evaluate(
             "wall_seconds": round(time.perf_counter() - started, 3),
         }
         document = results_document(
-            scores, groups, group_members, config={**run_config, "versions": versions, "run_id": run_id}, stats=stats
+            scores,
+            groups,
+            group_members,
+            config={**run_config, "versions": versions, "run_id": run_id},
+            stats=stats,
         )
         path = (
             write_outputs(config.output, document, scores, log_samples=config.log_samples)
@@ -135,7 +141,15 @@ def _store_results(
         for metric, agg in s.metrics.items()
     ]
     records += [
-        ResultRecord(task=g, metric="score", value=agg.value, stderr=None, n=agg.n, is_primary=True, is_group=True)
+        ResultRecord(
+            task=g,
+            metric="score",
+            value=agg.value,
+            stderr=None,
+            n=agg.n,
+            is_primary=True,
+            is_group=True,
+        )
         for g, agg in groups.items()
     ]
     store.add_results(run_id, records)

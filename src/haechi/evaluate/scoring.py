@@ -53,7 +53,7 @@ def score_task(plan: TaskPlan, results: Sequence[LoglikelihoodResult]) -> TaskSc
         offset += len(prompt.choices)
         lls = tuple(r.logprob for r in chunk)
         tokens = tuple(r.n_tokens for r in chunk)
-        correct = {
+        correct: dict[str, float] = {
             m: choice_correct(m, lls, prompt.choices, tokens, prompt.target)
             for m in plan.spec.metrics
         }
@@ -69,7 +69,9 @@ def score_task(plan: TaskPlan, results: Sequence[LoglikelihoodResult]) -> TaskSc
                 fewshot_ids=prompt.fewshot_ids,
             )
         )
-    metrics = {m: mean_with_stderr([s.correct[m] for s in samples]) for m in plan.spec.metrics}
+    metrics: dict[str, Aggregate] = {
+        m: mean_with_stderr([s.correct[m] for s in samples]) for m in plan.spec.metrics
+    }
     return TaskScore(plan, metrics, samples)
 
 

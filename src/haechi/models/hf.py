@@ -59,7 +59,9 @@ class HFModel:
             raise InputError(f"no model folder at {target}", field="model")
         source = str(local.resolve()) if local.is_dir() else target
         self.device = torch.device(
-            ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+            ("cuda" if torch.cuda.is_available() else "cpu")
+            if args.device == "auto"
+            else args.device
         )
         dtype: Any = "auto"
         if args.dtype != "auto":
@@ -72,7 +74,7 @@ class HFModel:
             self.model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **common)
         except OSError as exc:
             raise HaechiError(f"could not load model {target!r}: {exc}") from exc
-        self.model.to(self.device).eval()
+        self.model.to(self.device).eval()  # type: ignore[arg-type]
         self.max_length = args.max_length or _resolve_max_length(self.model.config, self.tokenizer)
         revision = (
             weights_hash(local) if local.is_dir() else _commit_hash(self.model) or args.revision

@@ -84,9 +84,7 @@ def generate(model: HFModel, requests: Sequence[GenerationRequest]) -> list[Gene
             kwargs.update(temperature=request.temperature, top_p=request.top_p, top_k=0)
         if request.stop:
             kwargs.update(stop_strings=list(request.stop), tokenizer=model.tokenizer)
-        out = model.model.generate(
-            ids, attention_mask=torch.ones_like(ids), **kwargs
-        )
+        out = model.model.generate(ids, attention_mask=torch.ones_like(ids), **kwargs)
         new_tokens = out.sequences[:, ids.shape[1] :]
         model.stats.add(
             forwarded=ids.shape[1] * request.n,
@@ -106,7 +104,7 @@ def _to_generation(
         ended = next((i for i, t in enumerate(tokens) if t in eos_ids), None)
         kept = tokens if ended is None else tokens[:ended]
         text, stopped = truncate_at_stop(
-            model.tokenizer.decode(kept, skip_special_tokens=True), request.stop
+            str(model.tokenizer.decode(kept, skip_special_tokens=True)), request.stop
         )
         texts.append(text)
         reasons.append("stop" if stopped or ended is not None else "length")
@@ -123,7 +121,10 @@ def _token_logprobs(
     model: HFModel, logits: Sequence[Any], row: int, tokens: list[int], k: int
 ) -> tuple[TokenLogprob, ...]:
     """Log-probabilities (nats) from the model's raw logits, before temperature or top-p."""
-    decode = model.tokenizer.decode
+
+    def decode(ids: list[int]) -> str:
+        return str(model.tokenizer.decode(ids))
+
     result = []
     for step, token in enumerate(tokens):
         logprobs = torch.log_softmax(logits[step][row].float(), dim=-1)
@@ -132,7 +133,9 @@ def _token_logprobs(
             TokenLogprob(
                 token=decode([token]),
                 logprob=float(logprobs[token]),
-                top={decode([int(i)]): float(v) for v, i in zip(top.values, top.indices, strict=True)},
+                top={
+                    decode([int(i)]): float(v) for v, i in zip(top.values, top.indices, strict=True)
+                },
             )
         )
     return tuple(result)

@@ -114,8 +114,15 @@ def build_tiny_model(
 ) -> Path:
     """Write a random-init causal LM and its tokenizer to ``out_dir`` (safetensors)."""
     import torch
-    from transformers import AutoTokenizer, GenerationConfig, LlamaConfig, Qwen2Config
-    from transformers import LlamaForCausalLM, Qwen2ForCausalLM
+    from transformers import (
+        AutoTokenizer,
+        PreTrainedModel,
+        GenerationConfig,
+        LlamaConfig,
+        LlamaForCausalLM,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+    )
 
     build_tokenizer(out_dir, tokenizer)
     tok = AutoTokenizer.from_pretrained(out_dir)
@@ -133,6 +140,7 @@ def build_tiny_model(
         tie_word_embeddings=False,
     )
     torch.manual_seed(seed)
+    model: PreTrainedModel
     if family == "llama":
         model = LlamaForCausalLM(LlamaConfig(**common))
     else:

@@ -92,7 +92,9 @@ class VLLMModel:
         from vllm import SamplingParams
 
         pairs = [
-            encode_pair(self.tokenizer, r.context, r.continuation, add_bos_token=self.args.add_bos_token)
+            encode_pair(
+                self.tokenizer, r.context, r.continuation, add_bos_token=self.args.add_bos_token
+            )
             for r in requests
         ]
         # Same left truncation as the hf backend: keep the last max_length tokens.
@@ -140,7 +142,9 @@ class VLLMModel:
                 Generation(
                     texts=tuple(c.text for c in out.outputs),
                     finish_reasons=tuple(c.finish_reason or "length" for c in out.outputs),
-                    logprobs=tuple(_logprobs(c) for c in out.outputs) if request.top_logprobs else None,
+                    logprobs=tuple(_logprobs(c) for c in out.outputs)
+                    if request.top_logprobs
+                    else None,
                 )
             )
         return outputs
@@ -148,7 +152,9 @@ class VLLMModel:
 
 def _logprobs(completion: Any) -> tuple[TokenLogprob, ...]:
     steps = []
-    for token_id, alternatives in zip(completion.token_ids, completion.logprobs or [], strict=False):
+    for token_id, alternatives in zip(
+        completion.token_ids, completion.logprobs or [], strict=False
+    ):
         chosen = alternatives[token_id]
         steps.append(
             TokenLogprob(

@@ -59,7 +59,9 @@ def split_file(folder: Path, split: str) -> Path | None:
     return None
 
 
-def load_split(task: str, split: str, source: DocumentSource, dataset: Any = None) -> list[Document]:
+def load_split(
+    task: str, split: str, source: DocumentSource, dataset: Any = None
+) -> list[Document]:
     """Read one split of a task's documents from ``source``."""
     if source.kind == "hub":
         return _load_hub(task, split, dataset)
@@ -86,9 +88,17 @@ def read_file(path: Path) -> list[Document]:
             rows = _read_jsonl(path)
         elif suffix == ".json":
             data = json.loads(path.read_text(encoding="utf-8"))
-            items = data if isinstance(data, list) else data.get("data") if isinstance(data, dict) else None
+            items = (
+                data
+                if isinstance(data, list)
+                else data.get("data")
+                if isinstance(data, dict)
+                else None
+            )
             if not isinstance(items, list):
-                raise InputError("expected a list of documents (or {'data': [...]})", file=str(path))
+                raise InputError(
+                    "expected a list of documents (or {'data': [...]})", file=str(path)
+                )
             rows = [(i + 1, row) for i, row in enumerate(items)]
         elif suffix == ".csv":
             with path.open(encoding="utf-8", newline="") as f:
@@ -120,7 +130,9 @@ def _read_jsonl(path: Path) -> list[tuple[int, Any]]:
             try:
                 rows.append((number, json.loads(text)))
             except json.JSONDecodeError as exc:
-                raise InputError(f"not valid JSON: {exc.msg}", file=str(path), line=number) from None
+                raise InputError(
+                    f"not valid JSON: {exc.msg}", file=str(path), line=number
+                ) from None
     return rows
 
 

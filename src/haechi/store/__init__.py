@@ -1,0 +1,33 @@
+"""The results store: runs and their results in SQLite (default) or any SQLAlchemy database.
+
+``open_store()`` connects (explicit URL, else ``$HAECHI_DB``, else a SQLite file in
+haechi's data folder; see ``haechi.store.db``) and migrates the schema; the returned
+``Store`` records runs and builds the leaderboard.
+"""
+
+from __future__ import annotations
+
+from haechi.store.db import redacted_url, resolve_url
+from haechi.store.records import (
+    Leaderboard,
+    LeaderboardRow,
+    ResultRecord,
+    RunNotFoundError,
+    RunRecord,
+    RunStatus,
+    Store,
+    open_store,
+)
+
+__all__ = [
+    "Leaderboard",
+    "LeaderboardRow",
+    "ResultRecord",
+    "RunNotFoundError",
+    "RunRecord",
+    "RunStatus",
+    "Store",
+    "open_store",
+    "redacted_url",
+    "resolve_url",
+]
