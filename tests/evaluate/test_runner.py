@@ -55,7 +55,7 @@ def test_samples_hold_each_choices_loglikelihood(tiny_llama_dir: Path, tmp_path:
         correct.append(1.0 if best == prompt.target else 0.0)
     acc = results["results"]["kobest_copa"]["acc,none"]
     assert acc == pytest.approx(sum(correct) / len(correct))
-    assert report.scores[0].primary.value == acc
+    assert report.summaries[0].primary.value == acc
 
 
 def test_same_seed_same_numbers_and_fewshot(tiny_qwen2_dir: Path, tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def test_runs_are_stored_and_failures_marked(tiny_llama_dir: Path, tmp_path: Pat
         assert run.status == "completed"
         assert run.config["prompt_hashes"]["kobest_copa"]
         stored = {(r.task, r.metric): r.value for r in run.results}
-        assert stored[("kobest_copa", "acc")] == report.scores[0].metrics["acc"].value
+        assert stored[("kobest_copa", "acc")] == report.summaries[0].metrics["acc"].value
         assert stored[("kobest", "score")] == report.groups["kobest"].value
         board = store.leaderboard()
         assert board.rows[0].model_fingerprint == model.fingerprint

@@ -18,14 +18,14 @@ def print_report(report: EvalReport) -> None:
     """One row per task and metric, then the groups; values in percent."""
     table = Table("task", "shots", "n", "metric", "value %", "± stderr")
     used: dict[str, str] = {}
-    for score in report.scores:
-        for metric, agg in score.metrics.items():
+    for summary in report.summaries:
+        for metric, agg in summary.metrics.items():
             used[metric] = NORMALISATION_NOTE[metric]
             table.add_row(
-                score.plan.spec.task,
-                str(score.plan.n_shot),
+                summary.name + (f" ({len(summary.subtasks)} subtasks)" if summary.subtasks else ""),
+                str(summary.n_shot),
                 str(agg.n),
-                metric + (" *" if metric == score.plan.spec.primary_metric else ""),
+                metric + (" *" if metric == summary.primary_metric else ""),
                 _pct(agg.value),
                 "—" if agg.stderr is None else _pct(agg.stderr),
             )

@@ -18,19 +18,25 @@ app = typer.Typer(help="List the bundled tasks and show the splits and fields ea
 @app.command("list")
 def list_tasks() -> None:
     """Every bundled task with its few-shot count, headline metric and groups."""
+    named = groups()
+    member_of: dict[str, list[str]] = {}
+    for name, group in named.items():
+        for task in group.tasks:
+            member_of.setdefault(task, []).append(name)
     table = Table("task", "shots", "metric", "groups", "public data")
     for spec in bundled_tasks().values():
         table.add_row(
             spec.task,
             str(spec.num_fewshot),
             spec.primary_metric,
-            ", ".join(spec.groups),
+            ", ".join(member_of.get(spec.task, [])),
             spec.dataset.path or "—  (use --data-dir)",
         )
     console.print(table)
-    named = groups()
-    if named:
-        console.print("groups: " + "; ".join(f"{g} = {', '.join(m)}" for g, m in named.items()))
+    groups_table = Table("group", "aggregation", "tasks")
+    for name, group in named.items():
+        groups_table.add_row(name, group.aggregation, ", ".join(group.tasks))
+    console.print(groups_table)
 
 
 @app.command("show")

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from haechi.evaluate.metrics import NORMALISATION_NOTE, Aggregate
-from haechi.evaluate.scoring import TaskScore
+from haechi.evaluate.scoring import Summary, TaskScore
+from haechi.tasks.spec import GroupSpec
 from haechi.io import write_json_atomic, write_text_atomic
 
 
@@ -21,28 +22,38 @@ def _metric_entries(name: str, metrics: dict[str, Aggregate]) -> dict[str, Any]:
 
 def results_document(
     scores: list[TaskScore],
+    summaries: list[Summary],
     groups: dict[str, Aggregate],
-    group_members: dict[str, list[str]],
+    group_specs: dict[str, GroupSpec],
     *,
     config: dict[str, Any],
     stats: dict[str, Any],
 ) -> dict[str, Any]:
     """Everything a run produced, as one JSON-ready mapping."""
+    results = {s.name: _metric_entries(s.name, s.metrics) for s in summaries}
+    for score in scores:
+        if score.plan.parent is not None:
+            results[score.plan.name] = _metric_entries(score.plan.name, score.metrics)
+    specs = {s.plan.spec.task: s.plan.spec for s in scores}
     return {
-        "results": {s.plan.spec.task: _metric_entries(s.plan.spec.task, s.metrics) for s in scores},
+        "results": results,
         "groups": {
-            g: {**_metric_entries(g, {"score": agg}), "tasks": group_members[g]}
+            g: {
+                **_metric_entries(g, {"score": agg}),
+                "tasks": group_specs[g].tasks,
+                "aggregation": group_specs[g].aggregation,
+            }
             for g, agg in groups.items()
         },
-        "configs": {s.plan.spec.task: s.plan.spec.model_dump(mode="json") for s in scores},
-        "versions": {s.plan.spec.task: s.plan.spec.version for s in scores},
-        "n-shot": {s.plan.spec.task: s.plan.n_shot for s in scores},
+        "configs": {name: spec.model_dump(mode="json") for name, spec in specs.items()},
+        "versions": {name: spec.version for name, spec in specs.items()},
+        "n-shot": {s.plan.name: s.plan.n_shot for s in scores},
         "n-samples": {
-            s.plan.spec.task: {"original": s.plan.n_original, "effective": len(s.samples)}
+            s.plan.name: {"original": s.plan.n_original, "effective": len(s.samples)}
             for s in scores
         },
-        "higher_is_better": {s.plan.spec.task: dict.fromkeys(s.metrics, True) for s in scores},
-        "normalisation": {m: NORMALISATION_NOTE[m] for s in scores for m in s.metrics},
+        "higher_is_better": {s.name: dict.fromkeys(s.metrics, True) for s in summaries},
+        "normalisation": {m: NORMALISATION_NOTE[m] for s in summaries for m in s.metrics},
         "config": config,
         "stats": stats,
     }
@@ -63,7 +74,8 @@ def write_outputs(
                         "loglikelihoods": list(s.loglikelihoods),
                         "n_tokens": list(s.n_tokens),
                         "is_greedy": list(s.is_greedy),
-                        "correct": s.correct,
+                        "metrics": s.values,
+                        "prediction": s.prediction,
                         "prompt_hash": s.prompt_hash,
                         "fewshot_ids": list(s.fewshot_ids),
                     },
@@ -71,9 +83,7 @@ def write_outputs(
                 )
                 for s in score.samples
             ]
-            write_text_atomic(
-                output / f"samples_{score.plan.spec.task}.jsonl", "\n".join(lines) + "\n"
-            )
+            write_text_atomic(output / f"samples_{score.plan.name}.jsonl", "\n".join(lines) + "\n")
     path = output / "results.json"
     write_json_atomic(path, document)
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +15,14 @@ from haechi.evaluate.config import EvalConfig
 from haechi.evaluate.metrics import Aggregate
 from haechi.evaluate.plan import TaskPlan, plan_task
 from haechi.evaluate.report import results_document, write_outputs
-from haechi.evaluate.scoring import TaskScore, group_score, requests_for, score_task
+from haechi.evaluate.scoring import (
+    Summary,
+    TaskScore,
+    group_score,
+    requests_for,
+    score_task,
+    summarise,
+)
 from haechi.models.base import LanguageModel, LoglikelihoodRequest, LoglikelihoodResult
 from haechi.tasks.documents import DocumentSource
 from haechi.tasks.registry import resolve
@@ -26,10 +34,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class EvalReport:
-    """The outcome of a run: per-task scores, group scores, the results document."""
+    """The outcome of a run: scores per (sub)task, reported tasks, groups, the document."""
 
     run_id: str | None
     scores: list[TaskScore]
+    summaries: list[Summary]
     groups: dict[str, Aggregate]
     document: dict[str, Any]
     results_path: Path | None
@@ -38,17 +47,21 @@ class EvalReport:
 def evaluate(
     model: LanguageModel, config: EvalConfig, *, store: Store | None = None, progress: bool = True
 ) -> EvalReport:
-    """Run ``config.tasks`` on ``model``; record the run in ``store`` when one is given."""
+    """Run ``config.tasks`` on ``model``; record the run in ``store`` when one is given.
+
+    Every document is loaded and every prompt built before the model runs, so bad input
+    fails fast and nothing is stored for it.
+    """
     started = time.perf_counter()
-    specs, group_members = resolve(config.tasks)
+    specs, group_specs = resolve(config.tasks)
     source = DocumentSource.choose(config.data_dir, config.samples)
-    plans = [plan_task(spec, config, source) for spec in specs]
+    plans = [plan for spec in specs for plan in plan_task(spec, config, source)]
     run_config = {
         "model": model.name,
         "model_fingerprint": model.fingerprint,
         "model_config": model.describe(),
         "eval": config.model_dump(mode="json"),
-        "prompt_hashes": {p.spec.task: _plan_hash(p) for p in plans},
+        "prompt_hashes": {p.name: _plan_hash(p) for p in plans},
     }
     versions = package_versions()
     run_id = (
@@ -57,7 +70,7 @@ def evaluate(
         else None
     )
     try:
-        forwarded_before = model.stats.forwarded_tokens
+        before = (model.stats.forwarded_tokens, model.stats.naive_tokens)
         requests = [requests_for(plan) for plan in plans]
         flat = [r for task_requests in requests for r in task_requests]
         results = _run_requests(model, flat, config.chunk_size, progress)
@@ -65,22 +78,18 @@ def evaluate(
         for plan, task_requests in zip(plans, requests, strict=True):
             scores.append(score_task(plan, results[offset : offset + len(task_requests)]))
             offset += len(task_requests)
-        by_task = {s.plan.spec.task: s for s in scores}
-        groups = {
-            g: group_score([by_task[t] for t in members]) for g, members in group_members.items()
-        }
+        summaries = summarise(scores)
+        by_name = {s.name: s for s in summaries}
+        groups = {g: group_score(spec, by_name) for g, spec in group_specs.items()}
         stats = {
             "requests": len(flat),
-            "forwarded_tokens": model.stats.forwarded_tokens - forwarded_before,
-            "naive_tokens": None,
+            "forwarded_tokens": model.stats.forwarded_tokens - before[0],
+            "naive_tokens": model.stats.naive_tokens - before[1],
             "wall_seconds": round(time.perf_counter() - started, 3),
         }
+        config_record = {**run_config, "versions": versions, "run_id": run_id}
         document = results_document(
-            scores,
-            groups,
-            group_members,
-            config={**run_config, "versions": versions, "run_id": run_id},
-            stats=stats,
+            scores, summaries, groups, group_specs, config=config_record, stats=stats
         )
         path = (
             write_outputs(config.output, document, scores, log_samples=config.log_samples)
@@ -88,12 +97,12 @@ def evaluate(
             else None
         )
         if store is not None and run_id is not None:
-            _store_results(store, run_id, scores, groups)
+            _store_results(store, run_id, summaries, groups)
     except BaseException as exc:
         if store is not None and run_id is not None:
             store.finish_run(run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
         raise
-    return EvalReport(run_id, scores, groups, document, path)
+    return EvalReport(run_id, scores, summaries, groups, document, path)
 
 
 def _run_requests(
@@ -117,27 +126,25 @@ def _run_requests(
 
 
 def _plan_hash(plan: TaskPlan) -> str:
-    import hashlib
-
     joined = "".join(p.prompt_hash for p in plan.prompts)
     return hashlib.sha256(joined.encode("ascii")).hexdigest()[:16]
 
 
 def _store_results(
-    store: Store, run_id: str, scores: list[TaskScore], groups: dict[str, Aggregate]
+    store: Store, run_id: str, summaries: list[Summary], groups: dict[str, Aggregate]
 ) -> None:
     from haechi.store import ResultRecord
 
     records = [
         ResultRecord(
-            task=s.plan.spec.task,
+            task=s.name,
             metric=metric,
             value=agg.value,
             stderr=agg.stderr,
             n=agg.n,
-            is_primary=metric == s.plan.spec.primary_metric,
+            is_primary=metric == s.primary_metric,
         )
-        for s in scores
+        for s in summaries
         for metric, agg in s.metrics.items()
     ]
     records += [

@@ -5,9 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from haechi.evaluate.metrics import Aggregate, choice_correct, mean_with_stderr
+from haechi.evaluate.metrics import (
+    CORPUS_METRICS,
+    Aggregate,
+    combine,
+    macro_f1,
+    mean_with_stderr,
+    pick,
+    true_mass,
+)
 from haechi.evaluate.plan import TaskPlan
 from haechi.models.base import LoglikelihoodRequest, LoglikelihoodResult
+from haechi.tasks.prompts import Prompt
+from haechi.tasks.spec import GroupSpec
 
 
 @dataclass(frozen=True)
@@ -19,20 +29,34 @@ class Sample:
     loglikelihoods: tuple[float, ...]
     n_tokens: tuple[int, ...]
     is_greedy: tuple[bool, ...]
-    correct: dict[str, float]
+    values: dict[str, float]
+    prediction: int
     prompt_hash: str
     fewshot_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
 class TaskScore:
+    """Metrics of one plan (a task or a subtask)."""
+
     plan: TaskPlan
     metrics: dict[str, Aggregate]
     samples: list[Sample]
 
+
+@dataclass(frozen=True)
+class Summary:
+    """A reported task: a plain task, or a task aggregated over its subtasks."""
+
+    name: str
+    metrics: dict[str, Aggregate]
+    primary_metric: str
+    n_shot: int
+    subtasks: tuple[str, ...] = ()
+
     @property
     def primary(self) -> Aggregate:
-        return self.metrics[self.plan.spec.primary_metric]
+        return self.metrics[self.primary_metric]
 
 
 def requests_for(plan: TaskPlan) -> list[LoglikelihoodRequest]:
@@ -45,18 +69,27 @@ def requests_for(plan: TaskPlan) -> list[LoglikelihoodRequest]:
     ]
 
 
+def _doc_values(
+    metrics: Sequence[str], prompt: Prompt, lls: Sequence[float], tokens: Sequence[int]
+) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for metric in metrics:
+        if metric == "mc2":
+            values[metric] = true_mass(lls, prompt.labels or ())
+        elif metric not in CORPUS_METRICS:
+            chosen = pick(metric, lls, prompt.choices, tokens)
+            values[metric] = 1.0 if chosen == prompt.target else 0.0
+    return values
+
+
 def score_task(plan: TaskPlan, results: Sequence[LoglikelihoodResult]) -> TaskScore:
-    """Metrics of a task from its requests' results (in ``requests_for`` order)."""
+    """Metrics of a plan from its requests' results (in ``requests_for`` order)."""
     samples, offset = [], 0
     for prompt in plan.prompts:
         chunk = results[offset : offset + len(prompt.choices)]
         offset += len(prompt.choices)
         lls = tuple(r.logprob for r in chunk)
         tokens = tuple(r.n_tokens for r in chunk)
-        correct: dict[str, float] = {
-            m: choice_correct(m, lls, prompt.choices, tokens, prompt.target)
-            for m in plan.spec.metrics
-        }
         samples.append(
             Sample(
                 doc_id=prompt.doc_id,
@@ -64,18 +97,54 @@ def score_task(plan: TaskPlan, results: Sequence[LoglikelihoodResult]) -> TaskSc
                 loglikelihoods=lls,
                 n_tokens=tokens,
                 is_greedy=tuple(r.is_greedy for r in chunk),
-                correct=correct,
+                values=_doc_values(plan.spec.metrics, prompt, lls, tokens),
+                prediction=pick("acc", lls, prompt.choices, tokens),
                 prompt_hash=prompt.prompt_hash,
                 fewshot_ids=prompt.fewshot_ids,
             )
         )
-    metrics: dict[str, Aggregate] = {
-        m: mean_with_stderr([s.correct[m] for s in samples]) for m in plan.spec.metrics
-    }
+    metrics: dict[str, Aggregate] = {}
+    for metric in plan.spec.metrics:
+        if metric == "f1":
+            f1 = macro_f1([s.prediction for s in samples], [s.target for s in samples])
+            metrics[metric] = Aggregate(f1, None, len(samples))
+        else:
+            metrics[metric] = mean_with_stderr([s.values[metric] for s in samples])
     return TaskScore(plan, metrics, samples)
 
 
-def group_score(members: Sequence[TaskScore]) -> Aggregate:
-    """A group's value: the plain mean of its members' primary metrics."""
-    values = [m.primary.value for m in members]
-    return Aggregate(sum(values) / len(values), None, sum(m.primary.n for m in members))
+def summarise(scores: Sequence[TaskScore]) -> list[Summary]:
+    """Reported tasks in order: subtask scores are combined into their parent task."""
+    summaries: list[Summary] = []
+    children: dict[str, list[TaskScore]] = {}
+    for score in scores:
+        plan = score.plan
+        if plan.parent is None:
+            summaries.append(
+                Summary(plan.name, score.metrics, plan.spec.primary_metric, plan.n_shot)
+            )
+        else:
+            if plan.parent not in children:
+                children[plan.parent] = []
+                summaries.append(Summary(plan.parent, {}, plan.spec.primary_metric, plan.n_shot))
+            children[plan.parent].append(score)
+    result = []
+    for summary in summaries:
+        parts = children.get(summary.name)
+        if parts:
+            how = parts[0].plan.spec.subtask_aggregation
+            metrics = {m: combine([p.metrics[m] for p in parts], how) for m in parts[0].metrics}
+            summary = Summary(
+                summary.name,
+                metrics,
+                summary.primary_metric,
+                summary.n_shot,
+                tuple(p.plan.name for p in parts),
+            )
+        result.append(summary)
+    return result
+
+
+def group_score(group: GroupSpec, summaries: dict[str, Summary]) -> Aggregate:
+    """A group's value aggregates its tasks' headline metrics as the group says."""
+    return combine([summaries[t].primary for t in group.tasks], group.aggregation)

@@ -83,14 +83,22 @@ class Generation:
 
 @dataclass
 class TokenStats:
-    """What a backend actually ran, so the engine can report it."""
+    """What a backend actually ran, so the engine can report it.
+
+    ``naive_tokens`` is what one full forward pass per log-likelihood request would have
+    run (lm-evaluation-harness's HF backend); ``forwarded_tokens`` what really ran.
+    """
 
     forwarded_tokens: int = 0
+    naive_tokens: int = 0
     generated_tokens: int = 0
     requests: int = 0
 
-    def add(self, *, forwarded: int = 0, generated: int = 0, requests: int = 0) -> None:
+    def add(
+        self, *, forwarded: int = 0, naive: int = 0, generated: int = 0, requests: int = 0
+    ) -> None:
         self.forwarded_tokens += forwarded
+        self.naive_tokens += naive
         self.generated_tokens += generated
         self.requests += requests
 

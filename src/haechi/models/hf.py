@@ -105,7 +105,7 @@ class HFModel:
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
         """Score requests, tokenized exactly as lm-evaluation-harness 0.4.13 does."""
-        from haechi.models.hf_scoring import TokenPair, score_pairs
+        from haechi.models.hf_scoring import TokenPair, model_input, score_pairs
         from haechi.models.hf_tokenize import encode_pair
 
         pairs = [
@@ -123,7 +123,8 @@ class HFModel:
             batch_size=self.args.batch_size,
             device=self.device,
         )
-        self.stats.add(forwarded=forwarded, requests=len(requests))
+        naive = sum(len(model_input(p, self.max_length)) for p in pairs)
+        self.stats.add(forwarded=forwarded, naive=naive, requests=len(requests))
         return results
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:

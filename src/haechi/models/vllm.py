@@ -114,7 +114,12 @@ class VLLMModel:
                     n_tokens=len(cont),
                 )
             )
-        self.stats.add(forwarded=sum(len(i) for i in inputs), requests=len(requests))
+        # vLLM reuses cached prefixes internally and does not report how many it skipped
+        self.stats.add(
+            forwarded=sum(len(i) for i in inputs),
+            naive=sum(len(i) for i in inputs),
+            requests=len(requests),
+        )
         return results
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:

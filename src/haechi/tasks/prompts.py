@@ -30,6 +30,7 @@ class Prompt:
     choices: tuple[str, ...]
     target: int
     fewshot_ids: tuple[int, ...]
+    labels: tuple[int, ...] | None = None
 
     @property
     def prompt_hash(self) -> str:
@@ -78,13 +79,29 @@ def build_prompt(spec: TaskSpec, doc: Document, fewshot: Sequence[Document]) -> 
         answer = choices[doc_target(spec, shot, choices)]
         shots.append(doc_text(spec, shot) + spec.target_delimiter + answer + spec.fewshot_delimiter)
     choices = doc_choices(spec, doc)
+    description = render(spec.description, doc.fields, where=doc.origin, field="description")
     return Prompt(
         doc_id=doc.doc_id,
-        context=spec.description + "".join(shots) + doc_text(spec, doc),
+        context=description + "".join(shots) + doc_text(spec, doc),
         choices=tuple(choices),
         target=doc_target(spec, doc, choices),
         fewshot_ids=tuple(s.doc_id for s in fewshot),
+        labels=doc_labels(spec, doc, len(choices)),
     )
+
+
+def doc_labels(spec: TaskSpec, doc: Document, n_choices: int) -> tuple[int, ...] | None:
+    """Which choices are true (1) or false (0), for tasks with several true answers (mc2)."""
+    if not spec.doc_to_labels:
+        return None
+    value = evaluate(spec.doc_to_labels, doc.fields, where=doc.origin, field="doc_to_labels")
+    if not isinstance(value, list | tuple) or len(value) != n_choices:
+        raise InputError(
+            f"labels must be a list of {n_choices} 0/1 values, got {value!r}",
+            file=doc.origin,
+            field="labels",
+        )
+    return tuple(int(v) for v in value)
 
 
 class FewshotSampler:

@@ -6,43 +6,65 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+import yaml
+from pydantic import ValidationError
+
 from haechi.errors import InputError
 from haechi.tasks.documents import Document, DocumentSource, load_split
 from haechi.tasks.processors import get_processor
-from haechi.tasks.spec import TaskSpec, load_spec
+from haechi.tasks.spec import GroupSpec, TaskSpec, load_spec
+
+GROUPS_FILE = "groups.yaml"
+
+
+def _specs_folder() -> Path:
+    return Path(str(resources.files("haechi.tasks").joinpath("specs")))
 
 
 @lru_cache(maxsize=1)
 def bundled_tasks() -> dict[str, TaskSpec]:
     """Every task spec shipped in ``haechi/tasks/specs``, by name."""
-    folder = Path(str(resources.files("haechi.tasks").joinpath("specs")))
-    specs = [load_spec(path) for path in sorted(folder.glob("*.yaml"))]
+    specs = [
+        load_spec(path)
+        for path in sorted(_specs_folder().glob("*.yaml"))
+        if path.name != GROUPS_FILE
+    ]
     return {spec.task: spec for spec in specs}
 
 
-def groups() -> dict[str, list[str]]:
-    """Group name → member task names (a task lists its groups in its spec)."""
-    members: dict[str, list[str]] = {}
-    for spec in bundled_tasks().values():
-        for group in spec.groups:
-            members.setdefault(group, []).append(spec.task)
-    return members
+@lru_cache(maxsize=1)
+def groups() -> dict[str, GroupSpec]:
+    """The bundled groups (``specs/groups.yaml``): name → member tasks and aggregation."""
+    path = _specs_folder() / GROUPS_FILE
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    found = {}
+    for name, body in raw.items():
+        try:
+            found[name] = GroupSpec.model_validate(body)
+        except ValidationError as exc:
+            raise InputError(str(exc.errors()[0]["msg"]), file=str(path), field=name) from None
+        unknown = [t for t in found[name].tasks if t not in bundled_tasks()]
+        if unknown:
+            raise InputError(
+                f"group {name} names unknown tasks {unknown}", file=str(path), field=name
+            )
+    return found
 
 
-def resolve(names: str | list[str]) -> tuple[list[TaskSpec], dict[str, list[str]]]:
+def resolve(names: str | list[str]) -> tuple[list[TaskSpec], dict[str, GroupSpec]]:
     """Expand ``a,b,GROUP,path/to/task.yaml`` into specs (in order, no repeats) and the
     groups that were asked for."""
     items = names.split(",") if isinstance(names, str) else names
-    known, member_map = bundled_tasks(), groups()
+    known, named_groups = bundled_tasks(), groups()
     specs: dict[str, TaskSpec] = {}
-    asked_groups: dict[str, list[str]] = {}
+    asked_groups: dict[str, GroupSpec] = {}
     for item in (i.strip() for i in items if i.strip()):
         if item.endswith((".yaml", ".yml")):
             spec = load_spec(Path(item))
             specs.setdefault(spec.task, spec)
-        elif item in member_map:
-            asked_groups[item] = member_map[item]
-            for name in member_map[item]:
+        elif item in named_groups:
+            asked_groups[item] = named_groups[item]
+            for name in named_groups[item].tasks:
                 specs.setdefault(name, known[name])
         elif item in known:
             specs.setdefault(item, known[item])

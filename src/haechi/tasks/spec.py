@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from haechi.errors import InputError
 
-METRICS = ("acc", "acc_norm", "acc_bytes", "acc_tokens")
+Metric = Literal["acc", "acc_norm", "acc_bytes", "acc_tokens", "mc1", "mc2", "f1"]
 
 
 class DatasetSpec(BaseModel):
@@ -33,22 +33,28 @@ class TaskSpec(BaseModel):
 
     task: str
     version: str = "1.0"
-    groups: list[str] = []
     dataset: DatasetSpec = DatasetSpec()
     output_type: Literal["multiple_choice"] = "multiple_choice"
     fields: dict[str, str] = Field(
         default_factory=dict, description="document fields the task reads, with their meaning"
     )
     process_docs: str | None = None
-    description: str = ""
+    subtask_field: str | None = Field(
+        None, description="partition documents by this field into subtasks (e.g. MMLU subjects)"
+    )
+    subtask_aggregation: Literal["mean", "size_weighted"] = "mean"
+    description: str = Field("", description="template rendered with the document and `subtask`")
     doc_to_text: str
     doc_to_choice: str
     doc_to_target: str
+    doc_to_labels: str | None = Field(
+        None, description="expression giving 1/0 per choice: which choices are true (mc2)"
+    )
     target_delimiter: str = " "
     fewshot_delimiter: str = "\n\n"
     num_fewshot: int = 0
     fewshot_sampler: Literal["random", "first_n"] = "random"
-    metrics: list[Literal["acc", "acc_norm", "acc_bytes", "acc_tokens"]] = ["acc"]
+    metrics: list[Metric] = ["acc"]
     primary_metric: str = "acc"
     source: str = Field("", exclude=True, description="the YAML file this spec came from")
 
@@ -56,7 +62,19 @@ class TaskSpec(BaseModel):
     def _primary_is_computed(self) -> TaskSpec:
         if self.primary_metric not in self.metrics:
             raise ValueError(f"primary_metric {self.primary_metric!r} is not in metrics")
+        if "mc2" in self.metrics and not self.doc_to_labels:
+            raise ValueError("metric mc2 needs doc_to_labels (which choices are true)")
         return self
+
+
+class GroupSpec(BaseModel):
+    """A named set of tasks reported together; its score aggregates their headline metrics."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: list[str]
+    aggregation: Literal["mean", "size_weighted"] = "mean"
+    description: str = ""
 
 
 def load_spec(path: Path) -> TaskSpec:
