@@ -8,8 +8,8 @@ from typing import Any
 
 from haechi.evaluate.metrics import NORMALISATION_NOTE, Aggregate
 from haechi.evaluate.scoring import Summary, TaskScore
-from haechi.tasks.spec import GroupSpec
 from haechi.io import write_json_atomic, write_text_atomic
+from haechi.tasks.spec import GroupSpec
 
 
 def _metric_entries(name: str, metrics: dict[str, Aggregate]) -> dict[str, Any]:

@@ -116,10 +116,10 @@ def build_tiny_model(
     import torch
     from transformers import (
         AutoTokenizer,
-        PreTrainedModel,
         GenerationConfig,
         LlamaConfig,
         LlamaForCausalLM,
+        PreTrainedModel,
         Qwen2Config,
         Qwen2ForCausalLM,
     )
