@@ -41,7 +41,12 @@ def eval_command(
     limit: Annotated[
         int | None, typer.Option(help="Evaluate only the first N documents of each task.")
     ] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Batch size for the hf backend.")] = None,
+    batch_size: Annotated[
+        str | None,
+        typer.Option(
+            help="hf backend: rows per forward pass, or 'auto' (halves on out-of-memory)."
+        ),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Folder for results.json (and samples).")
     ] = None,

@@ -33,8 +33,10 @@ class HFArgs(BaseModel):
     revision: str | None = None
     trust_remote_code: bool = False
     max_length: int | None = None
-    batch_size: int = 8
+    batch_size: int | Literal["auto"] = "auto"
     add_bos_token: bool | None = None
+    prefix_sharing: bool = True
+    pack_tokens: int = 2048
 
 
 class HFModel:
@@ -116,12 +118,19 @@ class HFModel:
             )
             for r in requests
         ]
+        auto = self.args.batch_size == "auto"
         results, forwarded = score_pairs(
             self.model,
             pairs,
             max_length=self.max_length,
-            batch_size=self.args.batch_size,
+            # auto: start large on a GPU and halve on out-of-memory; 4 rows suit a CPU
+            batch_size=(64 if self.device.type == "cuda" else 4)
+            if auto
+            else int(self.args.batch_size),
             device=self.device,
+            share_prefixes=self.args.prefix_sharing,
+            pack_tokens=max(self.args.pack_tokens, 1),
+            auto_batch=auto,
         )
         naive = sum(len(model_input(p, self.max_length)) for p in pairs)
         self.stats.add(forwarded=forwarded, naive=naive, requests=len(requests))
