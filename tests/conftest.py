@@ -1,11 +1,15 @@
-"""Shared fixtures: tiny random-init models with locally trained tokenizers, isolated homes."""
+"""Shared fixtures: tiny random-init models with locally trained tokenizers, isolated homes,
+and llama.cpp's OpenAI-compatible server on loopback serving the tiny Llama."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.models.servers import convert_to_gguf, extract_converter, llama_cpp_sdist, llama_server
 
 
 @pytest.fixture(autouse=True)
@@ -38,3 +42,43 @@ def tiny_qwen2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(
         tmp_path_factory.mktemp("models") / "tiny-qwen2", family="qwen2", tokenizer="bpe", seed=1
     )
+
+
+# What ``python -m llama_cpp.server`` imports beyond llama_cpp (its [server] extra).
+_SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context")
+
+
+@pytest.fixture(scope="session")
+def llama_cpp_server_installed() -> None:
+    """Skip (or, with ``HAECHI_REQUIRE_LLAMA_SERVER=1``, fail) without llama-cpp-python."""
+    missing = [name for name in _SERVER_MODULES if importlib.util.find_spec(name) is None]
+    if not missing:
+        return
+    reason = (
+        f"llama-cpp-python's server is not installed (missing: {', '.join(missing)}); "
+        "pip install 'llama-cpp-python[server]==0.3.36'"
+    )
+    if os.environ.get("HAECHI_REQUIRE_LLAMA_SERVER") == "1":
+        pytest.fail(f"HAECHI_REQUIRE_LLAMA_SERVER=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def llama_gguf(
+    llama_cpp_server_installed: None,  # first: skip before building anything
+    tiny_llama_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
+    """The tiny random Llama (SentencePiece tokenizer) as an f32 GGUF."""
+    converter = extract_converter(llama_cpp_sdist())
+    out = tmp_path_factory.mktemp("gguf") / "tiny-llama-f32.gguf"
+    return convert_to_gguf(converter, tiny_llama_dir, out)
+
+
+@pytest.fixture(scope="session")
+def llama_server_url(llama_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL (``http://127.0.0.1:PORT/v1``) of llama-cpp-python's server on ``llama_gguf``;
+    the server is stopped when the session ends."""
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    with llama_server(llama_gguf, log) as url:
+        yield url

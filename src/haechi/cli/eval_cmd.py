@@ -9,10 +9,11 @@ import typer
 
 from haechi.cli.console import console
 from haechi.cli.leaderboard_cmd import DbOption
-from haechi.cli.models_cmd import ModelArgs
+from haechi.cli.models_cmd import BaseUrl, ModelArgs, model_arguments
 from haechi.cli.render import print_report
 from haechi.evaluate import EvalConfig, evaluate
-from haechi.models import load, parse_model_args
+from haechi.evaluate.cache import ResponseCache
+from haechi.models import load
 from haechi.store import open_store
 from haechi.tasks import resolve
 
@@ -35,6 +36,7 @@ def eval_command(
         ),
     ],
     model_args: ModelArgs = None,
+    base_url: BaseUrl = None,
     num_fewshot: Annotated[
         int | None, typer.Option(help="Override every task's few-shot count.")
     ] = None,
@@ -67,13 +69,25 @@ def eval_command(
             help="'haechi' (draws independent of --limit) or 'lm-eval' (lm-eval 0.4.13's draws)."
         ),
     ] = "haechi",
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="Response cache file (SQLite); re-running a killed command resumes from it."
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither read nor write the response cache.")
+    ] = False,
+    chunk_size: Annotated[
+        int, typer.Option(help="Requests per model call and per cache commit.")
+    ] = 256,
     db: DbOption = None,
 ) -> None:
     """Evaluate a model on benchmark tasks; the run is stored and shown in `haechi leaderboard`.
 
     Example: haechi eval --model hf/./my-model --tasks ko_arc,kobest --data-dir data/ -o out/
     """
-    args: dict[str, object] = dict(parse_model_args(model_args))
+    args = model_arguments(model_args, base_url)
     if batch_size is not None:
         args["batch_size"] = batch_size
     config = EvalConfig(
@@ -86,12 +100,25 @@ def eval_command(
         fewshot_sampling=fewshot_sampling,
         output=output,
         log_samples=log_samples,
+        chunk_size=chunk_size,
     )
     resolve(config.tasks)  # a typo in --tasks should not wait for a model to load
     lm = load(model, **args)
-    with open_store(db) as store:
-        report = evaluate(lm, config, store=store, progress=console.is_terminal)
+    responses = None if no_cache else ResponseCache(cache)
+    try:
+        with open_store(db) as store:
+            report = evaluate(
+                lm, config, store=store, cache=responses, progress=console.is_terminal
+            )
+    finally:
+        if responses is not None:
+            responses.close()
     print_report(report)
     if report.results_path is not None:
         console.print(f"results: {report.results_path}")
+    stats = report.document["stats"]
+    console.print(
+        f"{stats['requests']} requests ({stats['cached_requests']} from the cache), "
+        f"{stats['forwarded_tokens']} tokens forwarded, {stats['wall_seconds']} s"
+    )
     console.print(f"stored as run {report.run_id}")

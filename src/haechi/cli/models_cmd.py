@@ -23,14 +23,32 @@ ModelArgs = Annotated[
 ]
 
 
+BaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        help="openai backend: the server's URL, e.g. http://127.0.0.1:8000/v1 (default $OPENAI_BASE_URL).",
+    ),
+]
+
+
+def model_arguments(model_args: str | None, base_url: str | None) -> dict[str, object]:
+    """Backend options from --model-args, plus --base-url when given."""
+    args: dict[str, object] = dict(parse_model_args(model_args))
+    if base_url is not None:
+        args["base_url"] = base_url
+    return args
+
+
 @app.command("info")
 def info(
     spec: Annotated[str, typer.Argument(help="e.g. hf/./my-checkpoint or openai/gpt-4o-mini")],
     model_args: ModelArgs = None,
+    base_url: BaseUrl = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Load a model and show its backend, configuration and fingerprint."""
-    model = load(spec, **parse_model_args(model_args))
+    model = load(spec, **model_arguments(model_args, base_url))
     described = {"name": model.name, "fingerprint": model.fingerprint, **model.describe()}
     if as_json:
         console.print_json(json.dumps(described, default=str))

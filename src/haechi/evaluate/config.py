@@ -23,4 +23,6 @@ class EvalConfig(BaseModel):
     fewshot_sampling: SamplingMode = "haechi"
     output: Path | None = None
     log_samples: bool = False
-    chunk_size: int = Field(256, ge=1, description="requests sent to the model per progress step")
+    chunk_size: int = Field(
+        256, ge=1, description="requests per model call and per cache commit (resume granularity)"
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from haechi.evaluate.cache import ResponseCache
 from haechi.evaluate.config import EvalConfig
 from haechi.evaluate.metrics import Aggregate
 from haechi.evaluate.plan import TaskPlan, plan_task
@@ -31,6 +34,8 @@ from haechi.versions import package_versions
 if TYPE_CHECKING:
     from haechi.store import Store
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class EvalReport:
@@ -45,12 +50,19 @@ class EvalReport:
 
 
 def evaluate(
-    model: LanguageModel, config: EvalConfig, *, store: Store | None = None, progress: bool = True
+    model: LanguageModel,
+    config: EvalConfig,
+    *,
+    store: Store | None = None,
+    cache: ResponseCache | None = None,
+    progress: bool = True,
 ) -> EvalReport:
     """Run ``config.tasks`` on ``model``; record the run in ``store`` when one is given.
 
     Every document is loaded and every prompt built before the model runs, so bad input
-    fails fast and nothing is stored for it.
+    fails fast and nothing is stored for it. With a ``cache``, results are saved as they
+    are computed and reused: re-running an interrupted evaluation resumes it, and the
+    interrupted run's record in the store is taken over rather than left behind.
     """
     started = time.perf_counter()
     specs, group_specs = resolve(config.tasks)
@@ -63,17 +75,14 @@ def evaluate(
         "eval": config.model_dump(mode="json"),
         "prompt_hashes": {p.name: _plan_hash(p) for p in plans},
     }
+    run_config["resume_key"] = _resume_key(run_config)
     versions = package_versions()
-    run_id = (
-        store.start_run("eval", model.name, model.fingerprint, run_config, versions)
-        if store is not None
-        else None
-    )
+    run_id = _start_or_resume(store, model, run_config, versions) if store is not None else None
     try:
         before = (model.stats.forwarded_tokens, model.stats.naive_tokens)
         requests = [requests_for(plan) for plan in plans]
         flat = [r for task_requests in requests for r in task_requests]
-        results = _run_requests(model, flat, config.chunk_size, progress)
+        results, hits = _run_requests(model, flat, config.chunk_size, progress, cache)
         scores, offset = [], 0
         for plan, task_requests in zip(plans, requests, strict=True):
             scores.append(score_task(plan, results[offset : offset + len(task_requests)]))
@@ -83,6 +92,7 @@ def evaluate(
         groups = {g: group_score(spec, by_name) for g, spec in group_specs.items()}
         stats = {
             "requests": len(flat),
+            "cached_requests": hits,
             "forwarded_tokens": model.stats.forwarded_tokens - before[0],
             "naive_tokens": model.stats.naive_tokens - before[1],
             "wall_seconds": round(time.perf_counter() - started, 3),
@@ -106,9 +116,20 @@ def evaluate(
 
 
 def _run_requests(
-    model: LanguageModel, requests: Sequence[LoglikelihoodRequest], chunk: int, show: bool
-) -> list[LoglikelihoodResult]:
-    results: list[LoglikelihoodResult] = []
+    model: LanguageModel,
+    requests: Sequence[LoglikelihoodRequest],
+    chunk: int,
+    show: bool,
+    cache: ResponseCache | None,
+) -> tuple[list[LoglikelihoodResult], int]:
+    """Results of every request, and how many came from the cache.
+
+    Chunks are fixed slices of the request list and each is cached whole, so a resumed
+    run recomputes exactly the chunks an interrupted one had not finished, with the same
+    batches: the numbers are the ones an uninterrupted run gives.
+    """
+    cached = cache.get_many(model.fingerprint, requests) if cache else [None] * len(requests)
+    results: list[LoglikelihoodResult | None] = list(cached)
     columns = (
         TextColumn("[bold]scoring"),
         BarColumn(),
@@ -119,10 +140,39 @@ def _run_requests(
     with Progress(*columns, disable=not show, transient=True) as bar:
         task = bar.add_task("scoring", total=len(requests))
         for start in range(0, len(requests), chunk):
-            batch = requests[start : start + chunk]
-            results.extend(model.loglikelihood(batch))
-            bar.advance(task, len(batch))
-    return results
+            part = requests[start : start + chunk]
+            if all(r is not None for r in results[start : start + chunk]):
+                bar.advance(task, len(part))
+                continue
+            computed = model.loglikelihood(part)
+            results[start : start + len(part)] = computed
+            if cache is not None:
+                cache.put_many(model.fingerprint, zip(part, computed, strict=True))
+            bar.advance(task, len(part))
+    hits = sum(1 for r in cached if r is not None)
+    return [r for r in results if r is not None], hits
+
+
+def _resume_key(run_config: dict[str, Any]) -> str:
+    """Identical for two runs of the same model, tasks, options and prompts."""
+    eval_options = {k: v for k, v in run_config["eval"].items() if k != "output"}
+    blob = json.dumps(
+        [run_config["model_fingerprint"], eval_options, run_config["prompt_hashes"]],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def _start_or_resume(
+    store: Store, model: LanguageModel, run_config: dict[str, Any], versions: dict[str, str]
+) -> str:
+    key = run_config["resume_key"]
+    for run in store.list_runs(kind="eval", limit=None):
+        if run.status == "running" and run.config.get("resume_key") == key:
+            log.info("resuming run %s", run.id)
+            return run.id
+    return store.start_run("eval", model.name, model.fingerprint, run_config, versions)
 
 
 def _plan_hash(plan: TaskPlan) -> str:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from haechi.models.text import move_trailing_whitespace
+
 
 def prefix_token_id(tokenizer: Any) -> int:
     """The token an empty context is replaced by: BOS when the tokenizer has one, else EOS."""
@@ -43,10 +45,7 @@ def encode_pair(
         if cont and cont[0] == prefix:
             return cont[:1], cont[1:]
         return [prefix], cont
-    n_spaces = len(context) - len(context.rstrip())
-    if n_spaces:
-        continuation = context[-n_spaces:] + continuation
-        context = context[:-n_spaces]
+    context, continuation = move_trailing_whitespace(context, continuation)
     whole = encode(tokenizer, context + continuation, add_bos_token=add_bos_token)
     ctx = encode(tokenizer, context, add_bos_token=add_bos_token)
     return ctx, whole[len(ctx) :]

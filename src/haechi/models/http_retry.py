@@ -1,4 +1,5 @@
-"""POST JSON to a model server, retrying what may succeed later and failing fast on the rest.
+"""HTTP plumbing for server backends: retrying JSON POSTs, a bounded concurrent map, and a
+way to run it all from synchronous code.
 
 Retried: HTTP 429 and 5xx, connection errors and timeouts, with exponential backoff and
 full jitter (a uniformly random wait up to the exponential ceiling, so many clients that
@@ -13,9 +14,10 @@ import email.utils
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -24,6 +26,9 @@ from haechi.errors import BackendError
 logger = logging.getLogger(__name__)
 
 _MAX_MESSAGE_CHARS = 500
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,12 @@ def server_message(response: httpx.Response) -> str:
     return text or response.reason_phrase
 
 
+def public_url(url: str) -> str:
+    """``url`` without a user name or password, which some proxies put in it."""
+    parsed = httpx.URL(url)
+    return str(parsed.copy_with(username=None, password=None)) if parsed.userinfo else url
+
+
 def redact(text: str, secrets: Sequence[str]) -> str:
     """Replace every secret in ``text`` by ``***`` (servers sometimes quote the key back)."""
     for secret in secrets:
@@ -110,6 +121,7 @@ async def post_json(
 ) -> dict[str, Any]:
     """POST ``payload`` as JSON to ``url`` and return the decoded JSON object.
 
+    A ``Retry-After`` wait is honoured as given, even above ``policy.backoff_max``.
     ``hints`` maps a status code to advice appended to the error (e.g. 401 → which
     variable holds the key). Every message built here passes through ``redact`` so no
     value in ``secrets`` can reach a log line or an exception.
@@ -165,3 +177,44 @@ def _decode(response: httpx.Response, url: str, secrets: Sequence[str]) -> dict[
             f"POST {url} answered {response.status_code} without a JSON object: {snippet!r}"
         )
     return body
+
+
+async def bounded_map(
+    make_client: Callable[[], httpx.AsyncClient],
+    fn: Callable[[httpx.AsyncClient, R], Awaitable[T]],
+    items: Sequence[R],
+    concurrency: int,
+) -> list[T]:
+    """Apply ``fn`` to every item on one client, at most ``concurrency`` at a time, in order.
+
+    ``concurrency`` workers pull from one shared index rather than one task per item waiting
+    on a semaphore: in-flight calls are bounded the same way, but a million requests do not
+    become a million pending tasks. The first failure cancels the rest and is raised as is.
+    """
+    results: dict[int, T] = {}
+    pending = iter(range(len(items)))
+    async with make_client() as client:
+
+        async def worker() -> None:
+            for index in pending:
+                results[index] = await fn(client, items[index])
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(concurrency, len(items))):
+                    group.create_task(worker())
+        except ExceptionGroup as failures:
+            raise failures.exceptions[0] from None
+    return [results[i] for i in range(len(items))]
+
+
+def run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion from synchronous code, even inside a running loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    # asyncio.run refuses to nest (notebooks, async web handlers): use a fresh loop in a
+    # worker thread and block this one until it is done.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="haechi-http") as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()

@@ -7,15 +7,12 @@ bearer token only: it never reaches ``describe()``, the fingerprint, a log line 
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from haechi.errors import BackendError, InputError, MissingExtraError
 from haechi.models.base import (
@@ -27,15 +24,14 @@ from haechi.models.base import (
     TokenStats,
 )
 from haechi.models.fingerprint import digest
-from haechi.models.http_retry import RetryPolicy, post_json
+from haechi.models.http_retry import RetryPolicy, bounded_map, post_json, public_url, run_sync
+from haechi.models.openai_echo import Echo, continuation_start, parse_echo, sum_continuation
 from haechi.models.spec import validate_args
+from haechi.models.text import move_trailing_whitespace
 
 API_KEY_ENV = "OPENAI_API_KEY"
 BASE_URL_ENV = "OPENAI_BASE_URL"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 def _default_base_url() -> str:
@@ -52,7 +48,7 @@ class OpenAIArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    base_url: str = Field(default_factory=_default_base_url)
+    base_url: str = Field(default_factory=_default_base_url, validate_default=True)
     concurrency: int = Field(8, ge=1)
     timeout: float = Field(60.0, gt=0)
     max_retries: int = Field(5, ge=0)
@@ -60,21 +56,12 @@ class OpenAIArgs(BaseModel):
     backoff_max: float = Field(30.0, ge=0)
     tokenizer: str | None = None
 
-
-@dataclass(frozen=True)
-class _Echo:
-    """The prompt part of an echoed ``/completions`` answer; generated tokens are dropped.
-
-    ``offsets`` are character (code point) positions in the text the server detokenized,
-    and ``end`` is where the prompt ends in that text.
-    """
-
-    tokens: list[str]
-    offsets: list[int]
-    logprobs: list[float | None]
-    tops: list[dict[str, float] | None]
-    end: int
-    prompt_tokens: int | None
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("the base URL must start with http:// or https://")
+        return value.rstrip("/")
 
 
 class OpenAIModel:
@@ -84,7 +71,7 @@ class OpenAIModel:
         self.model = model
         self.args = args
         self.name = f"openai/{model}"
-        self.base_url = args.base_url.rstrip("/")
+        self.base_url = args.base_url
         self.stats = TokenStats()
         self._api_key = api_key or None
         self._policy = RetryPolicy(args.max_retries, args.backoff_base, args.backoff_max)
@@ -93,7 +80,7 @@ class OpenAIModel:
             {
                 "backend": "openai",
                 "model": model,
-                "base_url": _public_url(self.base_url),
+                "base_url": public_url(self.base_url),
                 "tokenizer": args.tokenizer,
             }
         )
@@ -108,7 +95,7 @@ class OpenAIModel:
         return {
             "backend": "openai",
             "model": self.model,
-            "base_url": _public_url(self.base_url),
+            "base_url": public_url(self.base_url),
             "tokenizer": self.args.tokenizer,
             "concurrency": self.args.concurrency,
             "timeout": self.args.timeout,
@@ -126,71 +113,37 @@ class OpenAIModel:
         """Score each continuation (nats) from one echoed ``/completions`` call per request."""
         if self.args.tokenizer:
             self._load_tokenizer()
-        return _run_sync(lambda: self._map(self._score, requests))
+        return run_sync(
+            lambda: bounded_map(self._client, self._score, requests, self.args.concurrency)
+        )
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Chat requests go to ``/chat/completions``, plain prompts to ``/completions``."""
-        return _run_sync(lambda: self._map(self._generate, requests))
+        return run_sync(
+            lambda: bounded_map(self._client, self._generate, requests, self.args.concurrency)
+        )
 
     # -- concurrency and HTTP -----------------------------------------------------------
 
-    async def _map(
-        self, fn: Callable[[httpx.AsyncClient, R], Awaitable[T]], items: Sequence[R]
-    ) -> list[T]:
-        """Apply ``fn`` to every item, at most ``concurrency`` at a time, keeping order.
-
-        ``concurrency`` workers pull from one shared index instead of a task per item behind
-        a semaphore: in-flight requests are bounded the same way, but a million requests do
-        not become a million pending tasks.
-        """
-        results: dict[int, T] = {}
-        pending = iter(range(len(items)))
+    def _client(self) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         limits = httpx.Limits(
             max_connections=self.args.concurrency, max_keepalive_connections=self.args.concurrency
         )
-        async with httpx.AsyncClient(
+        return httpx.AsyncClient(
             headers=headers, timeout=httpx.Timeout(self.args.timeout), limits=limits
-        ) as client:
-
-            async def worker() -> None:
-                for index in pending:
-                    results[index] = await fn(client, items[index])
-
-            try:
-                async with asyncio.TaskGroup() as group:
-                    for _ in range(min(self.args.concurrency, len(items))):
-                        group.create_task(worker())
-            except ExceptionGroup as failures:
-                # The first failure cancels the rest; callers want the error, not a group.
-                raise failures.exceptions[0] from None
-        return [results[i] for i in range(len(items))]
-
-    def _secrets(self) -> list[str]:
-        """Values no message may show: the key, and a password inside the base URL."""
-        try:
-            password = httpx.URL(self.base_url).password
-        except httpx.InvalidURL:
-            password = None
-        return [s for s in (self._api_key, password) if s]
+        )
 
     async def _post(
         self, client: httpx.AsyncClient, path: str, payload: dict[str, Any]
     ) -> dict[str, Any]:
-        public = _public_url(self.base_url)
-        hints = {
-            401: f"check {API_KEY_ENV} and --base-url / base_url= (now {public})",
-            403: f"check {API_KEY_ENV} and --base-url / base_url= (now {public})",
-            404: f"check --base-url / base_url= (now {public}; it usually ends in /v1) "
-            f"and the model name {self.model!r}",
-        }
+        where = f"--base-url / base_url= (now {public_url(self.base_url)})"
+        auth = f"check {API_KEY_ENV} and {where}"
+        hints = {401: auth, 403: auth, 404: f"check {where} and the model name {self.model!r}"}
+        # Besides the key, a password inside the base URL must not reach a message either.
+        secrets = [s for s in (self._api_key, httpx.URL(self.base_url).password) if s]
         body = await post_json(
-            client,
-            self.base_url + path,
-            payload,
-            policy=self._policy,
-            hints=hints,
-            secrets=self._secrets(),
+            client, self.base_url + path, payload, policy=self._policy, hints=hints, secrets=secrets
         )
         usage = body.get("usage")
         if isinstance(usage, dict):
@@ -205,9 +158,9 @@ class OpenAIModel:
     async def _score(
         self, client: httpx.AsyncClient, request: LoglikelihoodRequest
     ) -> LoglikelihoodResult:
-        context, continuation = _move_trailing_space(request.context, request.continuation)
-        self.stats.add(requests=1)
+        context, continuation = move_trailing_whitespace(request.context, request.continuation)
         if not continuation:
+            self.stats.add(requests=1)
             return LoglikelihoodResult(0.0, True, 0)
         prompt = context + continuation
         # max_tokens must be 1, not 0: llama.cpp reads 0 as "generate until the context is
@@ -220,12 +173,14 @@ class OpenAIModel:
             "max_tokens": 1,
             "temperature": 0,
         }
-        echo = _parse_echo(await self._post(client, "/completions", payload))
+        echo = parse_echo(await self._post(client, "/completions", payload))
         if self._tokenizer is not None:
             start = len(echo.tokens) - self._count_continuation(context, prompt, echo)
         else:
-            start = _continuation_start(echo, prompt, continuation)
-        return _sum_continuation(echo, start, empty_context=not context)
+            start = continuation_start(echo, prompt, continuation, empty_context=not context)
+        result = sum_continuation(echo, start, empty_context=not context)
+        self.stats.add(requests=1)
+        return result
 
     def _load_tokenizer(self) -> None:
         if self._tokenizer is not None:
@@ -243,7 +198,7 @@ class OpenAIModel:
                 hint="a Hugging Face tokenizer id or local folder of the served model",
             ) from None
 
-    def _count_continuation(self, context: str, prompt: str, echo: _Echo) -> int:
+    def _count_continuation(self, context: str, prompt: str, echo: Echo) -> int:
         """Continuation tokens as lm-evaluation-harness counts them: tokens of the whole
         prompt minus tokens of the context, both with the tokenizer's special tokens (BOS)."""
         whole = len(self._tokenizer(prompt)["input_ids"])
@@ -274,14 +229,17 @@ class OpenAIModel:
             choices = body.get("choices")
             if not isinstance(choices, list) or not choices:
                 raise BackendError(f"POST {path} answered without choices")
-            for choice in sorted(choices, key=lambda c: int(c.get("index") or 0)):
-                if len(texts) == request.n:
-                    break
-                text = choice.get("message", {}).get("content") if chat else choice.get("text")
-                texts.append(str(text or ""))
-                reasons.append(str(choice.get("finish_reason") or ""))
-                if request.top_logprobs > 0:
-                    logprobs.append(_generated_logprobs(choice.get("logprobs"), chat))
+            try:
+                for choice in sorted(choices, key=lambda c: int(c.get("index") or 0)):
+                    if len(texts) == request.n:
+                        break
+                    text = choice["message"]["content"] if chat else choice["text"]
+                    texts.append(str(text or ""))
+                    reasons.append(str(choice.get("finish_reason") or ""))
+                    if request.top_logprobs > 0:
+                        logprobs.append(_generated_logprobs(choice.get("logprobs"), chat))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise BackendError(f"POST {path} answered an unexpected shape: {exc!r}") from exc
         self.stats.add(requests=1)
         return Generation(
             tuple(texts), tuple(reasons), tuple(logprobs) if request.top_logprobs > 0 else None
@@ -335,116 +293,3 @@ def _generated_logprobs(data: Any, chat: bool) -> tuple[TokenLogprob, ...]:
         for token, lp, top in zip(data["tokens"], data["token_logprobs"], tops, strict=True)
         if lp is not None
     )
-
-
-def _move_trailing_space(context: str, continuation: str) -> tuple[str, str]:
-    """Move the context's trailing whitespace to the continuation, as lm-evaluation-harness
-    does, so a word and the space before it are scored together."""
-    stripped = context.rstrip()
-    return stripped, context[len(stripped) :] + continuation
-
-
-def _parse_echo(body: dict[str, Any]) -> _Echo:
-    try:
-        choice = body["choices"][0]
-        data = choice["logprobs"]
-        tokens = [str(t) for t in data["tokens"]]
-        offsets = [int(o) for o in data["text_offset"]]
-        logprobs = [None if lp is None else float(lp) for lp in data["token_logprobs"]]
-        tops = data.get("top_logprobs") or [None] * len(tokens)
-    except (KeyError, IndexError, TypeError) as exc:
-        raise BackendError(
-            "the server's /completions answer has no echoed logprobs (tokens, text_offset, "
-            "token_logprobs); it must support echo=true with logprobs "
-            "(llama-cpp-python: start it with --logits_all true)"
-        ) from exc
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-    generated = usage.get("completion_tokens")
-    if not isinstance(generated, int):
-        generated = 1 if choice.get("finish_reason") == "length" else 0
-    n_prompt = len(tokens) - min(generated, len(tokens))
-    if n_prompt == 0 or not len(offsets) == len(logprobs) == len(tokens):
-        raise BackendError("the server echoed no prompt tokens, or lists of unequal length")
-    # Where the prompt ends in the server's text: the first generated token starts there.
-    # If the model stopped at once (EOS), the last prompt token ends there; a token that
-    # completes a multi-byte character can decode to "" alone, yet it ends one character on.
-    generated_at = offsets[n_prompt] if n_prompt < len(tokens) else None
-    end = generated_at if generated_at is not None else offsets[-1] + max(1, len(tokens[-1]))
-    prompt_tokens = usage.get("prompt_tokens")
-    return _Echo(
-        tokens[:n_prompt],
-        offsets[:n_prompt],
-        logprobs[:n_prompt],
-        [dict(t) if isinstance(t, dict) else None for t in tops[:n_prompt]],
-        end,
-        prompt_tokens if isinstance(prompt_tokens, int) else None,
-    )
-
-
-def _continuation_start(echo: _Echo, prompt: str, continuation: str) -> int:
-    """Index of the first echoed token that covers any continuation character.
-
-    ``text_offset`` counts characters (code points), not UTF-8 bytes: checked against
-    llama-cpp-python with Korean text, and vLLM and OpenAI count the same way. The server's
-    text may carry extra text before the prompt (a SentencePiece dummy-prefix space, an
-    echoed ``<s>``), so the boundary is measured back from the end of the prompt. A token
-    straddling the boundary counts as continuation.
-    """
-    shift = echo.end - len(prompt)
-    if not 0 <= shift <= len(echo.tokens[0]):
-        raise BackendError(
-            f"the server's text_offset does not line up with the prompt ({echo.end} vs "
-            f"{len(prompt)} characters); pass tokenizer=<the served model's Hugging Face "
-            "tokenizer> so haechi counts continuation tokens itself"
-        )
-    boundary = echo.end - len(continuation)
-    stops = [*echo.offsets[1:], echo.end]
-    for index, (start, stop) in enumerate(zip(echo.offsets, stops, strict=True)):
-        if start >= boundary or stop > boundary:
-            return index
-    return len(echo.tokens)
-
-
-def _sum_continuation(echo: _Echo, start: int, *, empty_context: bool) -> LoglikelihoodResult:
-    total = 0.0
-    greedy = True
-    for index in range(start, len(echo.tokens)):
-        logprob = echo.logprobs[index]
-        if logprob is None:
-            where = "the context is empty, so " if empty_context else ""
-            raise BackendError(
-                f"the server returned no log-probability for echoed token {index}; {where}it "
-                "belongs to the continuation. llama-cpp-python's server never scores the first "
-                "token after BOS (it reports null for the first echoed token): give a "
-                "non-empty context, or use a server that echoes BOS (such as vLLM)"
-            )
-        total += logprob
-        # Compare values, not strings: alternatives are keyed by decoded text, and different
-        # tokens can decode alike (partial UTF-8 bytes all decode to "" on llama.cpp).
-        top = echo.tops[index]
-        if not top or logprob < max(top.values()):
-            greedy = False
-    return LoglikelihoodResult(total, greedy, len(echo.tokens) - start)
-
-
-def _public_url(url: str) -> str:
-    """``url`` without a user name or password, which some proxies put in it."""
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
-        return url
-    if not parsed.userinfo:
-        return url
-    return str(parsed.copy_with(username=None, password=None))
-
-
-def _run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine to completion from synchronous code, even inside a running loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(make())
-    # asyncio.run refuses to nest (notebooks, async web handlers): use a fresh loop in a
-    # worker thread and block this one until it is done.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="haechi-openai") as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()

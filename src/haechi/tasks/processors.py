@@ -1,7 +1,13 @@
-"""Named document processors a task spec can apply (``process_docs: NAME``)."""
+"""Named document processors a task spec can apply (``process_docs: NAME``).
+
+Each takes one document's fields and returns them with the fields the spec's templates
+read added; the original fields stay, so samples can still point back into the file.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import random
 import re
 from collections.abc import Callable
 from typing import Any
@@ -29,7 +35,66 @@ def hellaswag(doc: Fields) -> Fields:
     }
 
 
-PROCESSORS: dict[str, Callable[[Fields], Fields]] = {"hellaswag": hellaswag}
+def kobest_hellaswag(doc: Fields) -> Fields:
+    """KoBEST HellaSwag (context, ending_1..4, label) → query ("문장: ..."), choices, gold."""
+    return {
+        **doc,
+        "query": f"문장: {doc['context']}",
+        "choices": [doc[f"ending_{i}"] for i in range(1, 5)],
+        "gold": int(doc["label"]),
+    }
+
+
+def ko_commongen_v2(doc: Fields) -> Fields:
+    """KoCommonGEN v2 (concept_set "a#b#c", options "1".."4", gold 1-4) → the authors'
+    query ("concept set: {a, b, c}", numbered option lines, "정답:"), the option lines as
+    choices and a 0-based ``gold_index``."""
+    options = [f"{i}. {doc[str(i)]}" for i in range(1, 5)]
+    concepts = str(doc["concept_set"]).replace("#", ", ")
+    query = "concept set: {" + concepts + "}\n" + "\n".join(options) + "\n정답:"
+    return {**doc, "query": query, "choices": options, "gold_index": int(doc["gold"]) - 1}
+
+
+def kmmlu(doc: Fields) -> Fields:
+    """KMMLU: ``subject`` from ``Category`` ("Korean History" → korean_history), which
+    names the subtask as the harness names its task (kmmlu_korean_history)."""
+    subject = re.sub(r"[\s\-]+", "_", str(doc["Category"]).strip().lower())
+    return {**doc, "subject": subject}
+
+
+def _clean_gpqa(text: Any) -> str:
+    # As the harness's leaderboard GPQA does: a missing answer becomes a single space.
+    if text is None:
+        return " "
+    return _clean_wikihow(str(text))
+
+
+def gpqa(doc: Fields) -> Fields:
+    """GPQA schema (Question, Correct Answer, Incorrect Answer 1-3) → choice1..4 and the
+    correct letter as ``answer`` ("(A)".."(D)").
+
+    The four answers are shuffled by a generator seeded from the question's text, so a
+    question's order is the same on every run, machine and file order.
+    """
+    correct = _clean_gpqa(doc["Correct Answer"])
+    choices = [_clean_gpqa(doc[f"Incorrect Answer {i}"]) for i in (1, 2, 3)] + [correct]
+    seed = int.from_bytes(hashlib.sha256(str(doc["Question"]).encode("utf-8")).digest()[:8])
+    random.Random(seed).shuffle(choices)
+    letter = "ABCD"[choices.index(correct)]
+    return {
+        **doc,
+        **{f"choice{i + 1}": choice for i, choice in enumerate(choices)},
+        "answer": f"({letter})",
+    }
+
+
+PROCESSORS: dict[str, Callable[[Fields], Fields]] = {
+    "gpqa": gpqa,
+    "hellaswag": hellaswag,
+    "kmmlu": kmmlu,
+    "ko_commongen_v2": ko_commongen_v2,
+    "kobest_hellaswag": kobest_hellaswag,
+}
 
 
 def get_processor(name: str, source: str) -> Callable[[Fields], Fields]:
