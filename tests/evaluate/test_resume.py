@@ -33,7 +33,7 @@ def cached_rows(cache: Path) -> int:
         return 0
     try:
         with sqlite3.connect(cache, timeout=5) as db:
-            return int(db.execute("SELECT COUNT(*) FROM loglikelihood").fetchone()[0])
+            return int(db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
     except sqlite3.OperationalError:  # table not created yet
         return 0
 

@@ -82,7 +82,8 @@ def test_runs_are_stored_and_failures_marked(tiny_llama_dir: Path, tmp_path: Pat
         assert run.status == "completed"
         assert run.config["prompt_hashes"]["kobest_copa"]
         stored = {(r.task, r.metric): r.value for r in run.results}
-        assert stored[("kobest_copa", "acc")] == report.summaries[0].metrics["acc"].value
+        copa = next(s for s in report.summaries if s.name == "kobest_copa")
+        assert stored[("kobest_copa", "acc")] == copa.metrics["acc"].value
         assert stored[("kobest", "score")] == report.groups["kobest"].value
         board = store.leaderboard()
         assert board.rows[0].model_fingerprint == model.fingerprint

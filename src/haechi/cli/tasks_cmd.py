@@ -79,5 +79,8 @@ def show(
     console.print(fields)
     # templates are user text: print them verbatim, not as rich markup
     console.print("prompt:  " + repr(spec.doc_to_text), markup=False, highlight=False)
-    console.print("choices: " + spec.doc_to_choice, markup=False, highlight=False)
+    if spec.doc_to_choice:
+        console.print("choices: " + spec.doc_to_choice, markup=False, highlight=False)
+    if spec.doc_to_continuation:
+        console.print("continuation: " + spec.doc_to_continuation, markup=False, highlight=False)
     console.print("target:  " + spec.doc_to_target, markup=False, highlight=False)

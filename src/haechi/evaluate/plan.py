@@ -26,6 +26,7 @@ class TaskPlan:
     n_shot: int
     n_original: int
     parent: str | None = None
+    docs: tuple[Document, ...] = ()  # the evaluated documents, aligned with prompts
 
 
 def plan_task(spec: TaskSpec, config: EvalConfig, source: DocumentSource) -> list[TaskPlan]:
@@ -84,4 +85,4 @@ def _plan(
     )
     evaluated = docs[: config.limit] if config.limit is not None else docs
     prompts = [build_prompt(spec, doc, sampler.draw(doc, k)) for doc in evaluated]
-    return TaskPlan(spec, name, prompts, k, len(docs), parent)
+    return TaskPlan(spec, name, prompts, k, len(docs), parent, tuple(evaluated))

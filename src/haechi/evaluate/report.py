@@ -14,9 +14,12 @@ from haechi.tasks.spec import GroupSpec
 
 def _metric_entries(name: str, metrics: dict[str, Aggregate]) -> dict[str, Any]:
     entry: dict[str, Any] = {"alias": name}
-    for metric, agg in metrics.items():
-        entry[f"{metric},none"] = agg.value
-        entry[f"{metric}_stderr,none"] = "N/A" if agg.stderr is None else agg.stderr
+    for key, agg in metrics.items():
+        # lm-eval keys are "metric,filter"; multiple-choice metrics have the filter "none"
+        metric, _, filter_name = key.partition(",")
+        filter_name = filter_name or "none"
+        entry[f"{metric},{filter_name}"] = agg.value
+        entry[f"{metric}_stderr,{filter_name}"] = "N/A" if agg.stderr is None else agg.stderr
     return entry
 
 
@@ -53,7 +56,12 @@ def results_document(
             for s in scores
         },
         "higher_is_better": {s.name: dict.fromkeys(s.metrics, True) for s in summaries},
-        "normalisation": {m: NORMALISATION_NOTE[m] for s in summaries for m in s.metrics},
+        "normalisation": {
+            m: NORMALISATION_NOTE[m]
+            for s in summaries
+            for m in s.metrics
+            if m in NORMALISATION_NOTE
+        },
         "config": config,
         "stats": stats,
     }
@@ -66,23 +74,7 @@ def write_outputs(
     output.mkdir(parents=True, exist_ok=True)
     if log_samples:
         for score in scores:
-            lines = [
-                json.dumps(
-                    {
-                        "doc_id": s.doc_id,
-                        "target": s.target,
-                        "loglikelihoods": list(s.loglikelihoods),
-                        "n_tokens": list(s.n_tokens),
-                        "is_greedy": list(s.is_greedy),
-                        "metrics": s.values,
-                        "prediction": s.prediction,
-                        "prompt_hash": s.prompt_hash,
-                        "fewshot_ids": list(s.fewshot_ids),
-                    },
-                    ensure_ascii=False,
-                )
-                for s in score.samples
-            ]
+            lines = [json.dumps(s.record(), ensure_ascii=False) for s in score.samples]
             write_text_atomic(output / f"samples_{score.plan.name}.jsonl", "\n".join(lines) + "\n")
     path = output / "results.json"
     write_json_atomic(path, document)

@@ -11,22 +11,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
 from haechi.evaluate.cache import ResponseCache
 from haechi.evaluate.config import EvalConfig
+from haechi.evaluate.execute import run_generation, run_loglikelihood
 from haechi.evaluate.metrics import Aggregate
 from haechi.evaluate.plan import TaskPlan, plan_task
 from haechi.evaluate.report import results_document, write_outputs
 from haechi.evaluate.scoring import (
     Summary,
     TaskScore,
+    generation_requests,
     group_score,
     requests_for,
+    score_generations,
     score_task,
     summarise,
 )
-from haechi.models.base import LanguageModel, LoglikelihoodRequest, LoglikelihoodResult
+from haechi.models.base import LanguageModel
 from haechi.tasks.documents import DocumentSource
 from haechi.tasks.registry import resolve
 from haechi.versions import package_versions
@@ -80,19 +81,12 @@ def evaluate(
     run_id = _start_or_resume(store, model, run_config, versions) if store is not None else None
     try:
         before = (model.stats.forwarded_tokens, model.stats.naive_tokens)
-        requests = [requests_for(plan) for plan in plans]
-        flat = [r for task_requests in requests for r in task_requests]
-        results, hits = _run_requests(model, flat, config.chunk_size, progress, cache)
-        scores, offset = [], 0
-        for plan, task_requests in zip(plans, requests, strict=True):
-            scores.append(score_task(plan, results[offset : offset + len(task_requests)]))
-            offset += len(task_requests)
+        scores, counts = _score_plans(model, plans, config, cache, progress)
         summaries = summarise(scores)
         by_name = {s.name: s for s in summaries}
         groups = {g: group_score(spec, by_name) for g, spec in group_specs.items()}
         stats = {
-            "requests": len(flat),
-            "cached_requests": hits,
+            **counts,
             "forwarded_tokens": model.stats.forwarded_tokens - before[0],
             "naive_tokens": model.stats.naive_tokens - before[1],
             "wall_seconds": round(time.perf_counter() - started, 3),
@@ -115,42 +109,41 @@ def evaluate(
     return EvalReport(run_id, scores, summaries, groups, document, path)
 
 
-def _run_requests(
+def _score_plans(
     model: LanguageModel,
-    requests: Sequence[LoglikelihoodRequest],
-    chunk: int,
-    show: bool,
+    plans: Sequence[TaskPlan],
+    config: EvalConfig,
     cache: ResponseCache | None,
-) -> tuple[list[LoglikelihoodResult], int]:
-    """Results of every request, and how many came from the cache.
-
-    Chunks are fixed slices of the request list and each is cached whole, so a resumed
-    run recomputes exactly the chunks an interrupted one had not finished, with the same
-    batches: the numbers are the ones an uninterrupted run gives.
-    """
-    cached = cache.get_many(model.fingerprint, requests) if cache else [None] * len(requests)
-    results: list[LoglikelihoodResult | None] = list(cached)
-    columns = (
-        TextColumn("[bold]scoring"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("requests"),
-        TimeRemainingColumn(),
+    progress: bool,
+) -> tuple[list[TaskScore], dict[str, int]]:
+    """Run every plan's requests (log-likelihoods first, then generations) and score them."""
+    choice_plans = [p for p in plans if p.spec.output_type == "multiple_choice"]
+    generation_plans = [p for p in plans if p.spec.output_type == "generate_until"]
+    chunk = config.chunk_size
+    ll_requests = [requests_for(p) for p in choice_plans]
+    ll_results, ll_hits = run_loglikelihood(
+        model, [r for rs in ll_requests for r in rs], chunk=chunk, cache=cache, progress=progress
     )
-    with Progress(*columns, disable=not show, transient=True) as bar:
-        task = bar.add_task("scoring", total=len(requests))
-        for start in range(0, len(requests), chunk):
-            part = requests[start : start + chunk]
-            if all(r is not None for r in results[start : start + chunk]):
-                bar.advance(task, len(part))
-                continue
-            computed = model.loglikelihood(part)
-            results[start : start + len(part)] = computed
-            if cache is not None:
-                cache.put_many(model.fingerprint, zip(part, computed, strict=True))
-            bar.advance(task, len(part))
-    hits = sum(1 for r in cached if r is not None)
-    return [r for r in results if r is not None], hits
+    gen_requests = [generation_requests(p) for p in generation_plans]
+    gen_results, gen_hits = run_generation(
+        model, [r for rs in gen_requests for r in rs], chunk=chunk, cache=cache, progress=progress
+    )
+    scored: dict[str, TaskScore] = {}
+    offset = 0
+    for plan, task_requests in zip(choice_plans, ll_requests, strict=True):
+        scored[plan.name] = score_task(plan, ll_results[offset : offset + len(task_requests)])
+        offset += len(task_requests)
+    offset = 0
+    for plan, generations in zip(generation_plans, gen_requests, strict=True):
+        scored[plan.name] = score_generations(plan, gen_results[offset : offset + len(generations)])
+        offset += len(generations)
+    counts = {
+        "requests": sum(map(len, ll_requests)) + sum(map(len, gen_requests)),
+        "loglikelihood_requests": sum(map(len, ll_requests)),
+        "generation_requests": sum(map(len, gen_requests)),
+        "cached_requests": ll_hits + gen_hits,
+    }
+    return [scored[p.name] for p in plans], counts
 
 
 def _resume_key(run_config: dict[str, Any]) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from haechi.evaluate.aggregations import AGGREGATIONS
+from haechi.evaluate.filters import apply_filter, exact_match
 from haechi.evaluate.metrics import (
     CORPUS_METRICS,
     Aggregate,
@@ -15,14 +17,19 @@ from haechi.evaluate.metrics import (
     true_mass,
 )
 from haechi.evaluate.plan import TaskPlan
-from haechi.models.base import LoglikelihoodRequest, LoglikelihoodResult
+from haechi.models.base import (
+    Generation,
+    GenerationRequest,
+    LoglikelihoodRequest,
+    LoglikelihoodResult,
+)
 from haechi.tasks.prompts import Prompt
 from haechi.tasks.spec import GroupSpec
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One scored document, as written to ``samples_<task>.jsonl``."""
+    """One scored multiple-choice document, as written to ``samples_<task>.jsonl``."""
 
     doc_id: int
     target: int
@@ -34,6 +41,43 @@ class Sample:
     prompt_hash: str
     fewshot_ids: tuple[int, ...]
 
+    def record(self) -> dict[str, object]:
+        return {
+            "doc_id": self.doc_id,
+            "target": self.target,
+            "loglikelihoods": list(self.loglikelihoods),
+            "n_tokens": list(self.n_tokens),
+            "is_greedy": list(self.is_greedy),
+            "metrics": self.values,
+            "prediction": self.prediction,
+            "prompt_hash": self.prompt_hash,
+            "fewshot_ids": list(self.fewshot_ids),
+        }
+
+
+@dataclass(frozen=True)
+class GenerationSample:
+    """One scored generation document: the raw answer and what each filter kept."""
+
+    doc_id: int
+    answer: str
+    response: str
+    filtered: dict[str, str]
+    values: dict[str, float]
+    prompt_hash: str
+    fewshot_ids: tuple[int, ...]
+
+    def record(self) -> dict[str, object]:
+        return {
+            "doc_id": self.doc_id,
+            "target": self.answer,
+            "response": self.response,
+            "filtered": self.filtered,
+            "metrics": self.values,
+            "prompt_hash": self.prompt_hash,
+            "fewshot_ids": list(self.fewshot_ids),
+        }
+
 
 @dataclass(frozen=True)
 class TaskScore:
@@ -41,7 +85,7 @@ class TaskScore:
 
     plan: TaskPlan
     metrics: dict[str, Aggregate]
-    samples: list[Sample]
+    samples: Sequence[Sample | GenerationSample]
 
 
 @dataclass(frozen=True)
@@ -60,13 +104,8 @@ class Summary:
 
 
 def requests_for(plan: TaskPlan) -> list[LoglikelihoodRequest]:
-    """One request per (document, choice): the context and ``target_delimiter + choice``."""
-    delimiter = plan.spec.target_delimiter
-    return [
-        LoglikelihoodRequest(p.context, delimiter + choice)
-        for p in plan.prompts
-        for choice in p.choices
-    ]
+    """One request per (document, choice), in document order."""
+    return [LoglikelihoodRequest(c, x) for p in plan.prompts for c, x in p.pairs]
 
 
 def _doc_values(
@@ -110,7 +149,47 @@ def score_task(plan: TaskPlan, results: Sequence[LoglikelihoodResult]) -> TaskSc
             metrics[metric] = Aggregate(f1, None, len(samples))
         else:
             metrics[metric] = mean_with_stderr([s.values[metric] for s in samples])
+    for name in plan.spec.aggregations:
+        metrics.update(AGGREGATIONS[name](plan.docs, [s.prediction for s in samples]))
     return TaskScore(plan, metrics, samples)
+
+
+def score_generations(plan: TaskPlan, responses: Sequence[Generation]) -> TaskScore:
+    """``exact_match`` per filter pipeline from each document's generated text."""
+    spec = plan.spec
+    samples = []
+    for prompt, response in zip(plan.prompts, responses, strict=True):
+        filtered = {
+            name: apply_filter(steps, response.texts) for name, steps in spec.filters.items()
+        }
+        values = {
+            f"exact_match,{name}": exact_match(answer, prompt.answer, spec.exact_match)
+            for name, answer in filtered.items()
+        }
+        samples.append(
+            GenerationSample(
+                prompt.doc_id, prompt.answer, response.text, filtered, values,
+                prompt.prompt_hash, prompt.fewshot_ids,
+            )
+        )  # fmt: skip
+    metrics = {
+        name: mean_with_stderr([s.values[name] for s in samples]) for name in samples[0].values
+    }
+    return TaskScore(plan, metrics, samples)
+
+
+def generation_requests(plan: TaskPlan) -> list[GenerationRequest]:
+    """One greedy (or sampled, per the spec) generation request per document."""
+    gen = plan.spec.generation
+    return [
+        GenerationRequest(
+            prompt=p.context,
+            max_new_tokens=gen.max_gen_toks,
+            temperature=gen.temperature,
+            stop=tuple(gen.until),
+        )
+        for p in plan.prompts
+    ]
 
 
 def summarise(scores: Sequence[TaskScore]) -> list[Summary]:

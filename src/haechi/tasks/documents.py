@@ -12,7 +12,7 @@ from typing import Any
 
 from haechi.errors import HaechiError, InputError, MissingExtraError
 
-SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
+SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,8 @@ def load_split(
 
 
 def read_file(path: Path) -> list[Document]:
-    """Read documents from a jsonl, json, csv or parquet file, keeping each one's line."""
+    """Read documents from a jsonl, json, csv, tsv or parquet file, keeping each one's line
+    (csv/tsv cells are strings; a task's processor converts what it needs)."""
     suffix = path.suffix
     try:
         if suffix == ".jsonl":
@@ -100,9 +101,11 @@ def read_file(path: Path) -> list[Document]:
                     "expected a list of documents (or {'data': [...]})", file=str(path)
                 )
             rows = [(i + 1, row) for i, row in enumerate(items)]
-        elif suffix == ".csv":
+        elif suffix in (".csv", ".tsv"):
+            delimiter = "\t" if suffix == ".tsv" else ","
             with path.open(encoding="utf-8", newline="") as f:
-                rows = [(i + 2, dict(row)) for i, row in enumerate(csv.DictReader(f))]
+                reader = csv.DictReader(f, delimiter=delimiter)
+                rows = [(i + 2, dict(row)) for i, row in enumerate(reader)]
         elif suffix == ".parquet":
             rows = _read_parquet(path)
         else:

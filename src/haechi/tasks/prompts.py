@@ -23,18 +23,25 @@ SamplingMode = Literal["haechi", "lm-eval"]
 
 @dataclass(frozen=True)
 class Prompt:
-    """A document ready to score: the shared context, its choices and the gold index."""
+    """A document ready to run.
+
+    Multiple choice: ``pairs`` holds one (context, continuation) per choice and ``target``
+    the gold index. Generation: the model continues ``context`` and ``answer`` is the
+    reference text (``target`` is -1, ``choices`` empty).
+    """
 
     doc_id: int
     context: str
     choices: tuple[str, ...]
     target: int
     fewshot_ids: tuple[int, ...]
+    pairs: tuple[tuple[str, str], ...] = ()
+    answer: str = ""
     labels: tuple[int, ...] | None = None
 
     @property
     def prompt_hash(self) -> str:
-        blob = "\x1f".join((self.context, *self.choices))
+        blob = "\x1f".join((self.context, *(c + "\x1e" + x for c, x in self.pairs)))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
@@ -43,7 +50,7 @@ def doc_text(spec: TaskSpec, doc: Document) -> str:
 
 
 def doc_choices(spec: TaskSpec, doc: Document) -> list[str]:
-    value = evaluate(spec.doc_to_choice, doc.fields, where=doc.origin, field="doc_to_choice")
+    value = evaluate(spec.doc_to_choice or "", doc.fields, where=doc.origin, field="doc_to_choice")
     if not isinstance(value, list | tuple) or not value:
         raise InputError(
             f"choices must be a non-empty list, got {value!r}", file=doc.origin, field="choices"
@@ -72,22 +79,51 @@ def doc_target(spec: TaskSpec, doc: Document, choices: Sequence[str]) -> int:
 
 
 def build_prompt(spec: TaskSpec, doc: Document, fewshot: Sequence[Document]) -> Prompt:
-    """The context and choices of ``doc`` preceded by the few-shot examples."""
-    shots = []
-    for shot in fewshot:
-        choices = doc_choices(spec, shot)
-        answer = choices[doc_target(spec, shot, choices)]
-        shots.append(doc_text(spec, shot) + spec.target_delimiter + answer + spec.fewshot_delimiter)
-    choices = doc_choices(spec, doc)
+    """The context (description, few-shot examples, question) and what is scored after it."""
     description = render(spec.description, doc.fields, where=doc.origin, field="description")
+    ids = tuple(s.doc_id for s in fewshot)
+    delim, shot_end = spec.target_delimiter, spec.fewshot_delimiter
+    if spec.output_type == "generate_until":
+        shots = "".join(doc_text(spec, s) + delim + doc_answer(spec, s) + shot_end for s in fewshot)
+        context = description + shots + doc_text(spec, doc)
+        return Prompt(doc.doc_id, context, (), -1, ids, answer=doc_answer(spec, doc))
+    if spec.doc_to_continuation is not None:
+        # the choices are alternative contexts, each followed by the same continuation
+        shots = "".join(
+            _gold_choice(spec, s) + delim + _continuation(spec, s) + shot_end for s in fewshot
+        )
+        choices = doc_choices(spec, doc)
+        target = doc_target(spec, doc, choices)
+        continuation = delim + _continuation(spec, doc)
+        pairs = tuple((description + shots + c, continuation) for c in choices)
+        return Prompt(doc.doc_id, description + shots, tuple(choices), target, ids, pairs)
+    shots = "".join(doc_text(spec, s) + delim + _gold_choice(spec, s) + shot_end for s in fewshot)
+    context = description + shots + doc_text(spec, doc)
+    choices = doc_choices(spec, doc)
     return Prompt(
         doc_id=doc.doc_id,
-        context=description + "".join(shots) + doc_text(spec, doc),
+        context=context,
         choices=tuple(choices),
         target=doc_target(spec, doc, choices),
-        fewshot_ids=tuple(s.doc_id for s in fewshot),
+        fewshot_ids=ids,
+        pairs=tuple((context, delim + c) for c in choices),
         labels=doc_labels(spec, doc, len(choices)),
     )
+
+
+def doc_answer(spec: TaskSpec, doc: Document) -> str:
+    """A generation task's reference answer (``doc_to_target`` as text)."""
+    return str(evaluate(spec.doc_to_target, doc.fields, where=doc.origin, field="doc_to_target"))
+
+
+def _gold_choice(spec: TaskSpec, doc: Document) -> str:
+    choices = doc_choices(spec, doc)
+    return choices[doc_target(spec, doc, choices)]
+
+
+def _continuation(spec: TaskSpec, doc: Document) -> str:
+    template = spec.doc_to_continuation or ""
+    return render(template, doc.fields, where=doc.origin, field="doc_to_continuation")
 
 
 def doc_labels(spec: TaskSpec, doc: Document, n_choices: int) -> tuple[int, ...] | None:

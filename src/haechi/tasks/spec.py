@@ -10,7 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from haechi.errors import InputError
 
-Metric = Literal["acc", "acc_norm", "acc_bytes", "acc_tokens", "mc1", "mc2", "f1"]
+Metric = Literal["acc", "acc_norm", "acc_bytes", "acc_tokens", "mc1", "mc2", "f1", "exact_match"]
+Aggregation = Literal["kobbq"]
+# What each aggregation reports (computed in haechi.evaluate.aggregations).
+AGGREGATION_METRICS: dict[str, tuple[str, ...]] = {
+    "kobbq": ("acc_amb", "acc_dis", "diff_bias_amb", "diff_bias_dis"),
+}
 
 
 class DatasetSpec(BaseModel):
@@ -24,17 +29,61 @@ class DatasetSpec(BaseModel):
     fewshot_split: str | None = None
 
 
+class GenerationSpec(BaseModel):
+    """How ``generate_until`` tasks generate: greedy unless ``temperature`` > 0."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    until: list[str] = ["\n\n"]
+    max_gen_toks: int = 256
+    temperature: float = 0.0
+
+
+class FilterStep(BaseModel):
+    """One step of a filter pipeline applied to generated text.
+
+    ``regex``: the ``group_select``-th match of ``regex_pattern`` (first non-empty group when
+    the pattern has several), stripped, else ``fallback``; ``take_first``: keep the first
+    answer; ``strip``: trim whitespace."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    function: Literal["regex", "take_first", "strip"]
+    regex_pattern: str | None = None
+    group_select: int = 0
+    fallback: str = "[invalid]"
+
+    @model_validator(mode="after")
+    def _regex_has_pattern(self) -> FilterStep:
+        if self.function == "regex" and not self.regex_pattern:
+            raise ValueError("a regex filter step needs regex_pattern")
+        return self
+
+
+class MatchOptions(BaseModel):
+    """How ``exact_match`` compares the filtered answer and the target."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ignore_case: bool = False
+    ignore_punctuation: bool = False
+    regexes_to_ignore: list[str] = []
+
+
 class TaskSpec(BaseModel):
     """A task. ``doc_to_text`` is a Jinja2 template; ``doc_to_choice`` and ``doc_to_target``
     are Jinja2 expressions over the document's fields (a list of strings, and an index or
-    the correct choice's text)."""
+    the correct choice's text).
+
+    With ``doc_to_continuation`` (a template) the choices are alternative *contexts* that
+    each precede the same continuation (Winogrande's partial scoring)."""
 
     model_config = ConfigDict(extra="forbid")
 
     task: str
     version: str = "1.0"
     dataset: DatasetSpec = DatasetSpec()
-    output_type: Literal["multiple_choice"] = "multiple_choice"
+    output_type: Literal["multiple_choice", "generate_until"] = "multiple_choice"
     fields: dict[str, str] = Field(
         default_factory=dict, description="document fields the task reads, with their meaning"
     )
@@ -44,9 +93,10 @@ class TaskSpec(BaseModel):
     )
     subtask_aggregation: Literal["mean", "size_weighted"] = "mean"
     description: str = Field("", description="template rendered with the document and `subtask`")
-    doc_to_text: str
-    doc_to_choice: str
+    doc_to_text: str = ""
+    doc_to_choice: str | None = None
     doc_to_target: str
+    doc_to_continuation: str | None = None
     doc_to_labels: str | None = Field(
         None, description="expression giving 1/0 per choice: which choices are true (mc2)"
     )
@@ -55,16 +105,45 @@ class TaskSpec(BaseModel):
     num_fewshot: int = 0
     fewshot_sampler: Literal["random", "first_n"] = "random"
     metrics: list[Metric] = ["acc"]
+    aggregations: list[Aggregation] = Field(
+        default_factory=list, description="extra task-level metrics computed from all samples"
+    )
+    generation: GenerationSpec = GenerationSpec()
+    filters: dict[str, list[FilterStep]] = Field(
+        default_factory=lambda: {"none": [FilterStep(function="take_first")]},
+        description="generate_until: named pipelines that extract the answer",
+    )
+    exact_match: MatchOptions = MatchOptions()
     primary_metric: str = "acc"
     source: str = Field("", exclude=True, description="the YAML file this spec came from")
 
     @model_validator(mode="after")
-    def _primary_is_computed(self) -> TaskSpec:
-        if self.primary_metric not in self.metrics:
-            raise ValueError(f"primary_metric {self.primary_metric!r} is not in metrics")
+    def _consistent(self) -> TaskSpec:
+        if self.primary_metric not in self.metric_names():
+            raise ValueError(
+                f"primary_metric {self.primary_metric!r} is not one of {self.metric_names()}"
+            )
         if "mc2" in self.metrics and not self.doc_to_labels:
             raise ValueError("metric mc2 needs doc_to_labels (which choices are true)")
+        generative = self.output_type == "generate_until"
+        if generative and self.metrics != ["exact_match"]:
+            raise ValueError("generate_until tasks are scored with metrics: [exact_match]")
+        if not generative and "exact_match" in self.metrics:
+            raise ValueError("exact_match scores generate_until tasks")
+        if not generative and not self.doc_to_choice:
+            raise ValueError("multiple_choice tasks need doc_to_choice")
+        if not self.doc_to_text and not self.doc_to_continuation:
+            raise ValueError("doc_to_text is required (unless doc_to_continuation is given)")
         return self
+
+    def metric_names(self) -> list[str]:
+        """Names of every reported metric: ``exact_match,<filter>`` for each filter of a
+        generate_until task, plus the metrics of the spec's aggregations."""
+        if self.output_type == "generate_until":
+            names = [f"exact_match,{name}" for name in self.filters]
+        else:
+            names = list(self.metrics)
+        return names + [m for a in self.aggregations for m in AGGREGATION_METRICS[a]]
 
 
 class GroupSpec(BaseModel):
