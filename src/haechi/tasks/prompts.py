@@ -146,8 +146,8 @@ class FewshotSampler:
     ``haechi`` mode seeds one generator per document from (seed, task, doc_id), so a
     document's examples do not depend on ``--limit`` or on which documents came before.
     ``lm-eval`` mode reproduces lm-evaluation-harness 0.4.13: one generator seeded once,
-    drawing ``k + 1`` documents per evaluated document in order and dropping the document
-    itself.
+    drawing per evaluated document, in order, ``k`` documents — or ``k + 1`` and dropping
+    the document itself where lm-eval does (``lm_eval_draws_extra``).
     """
 
     def __init__(
@@ -173,8 +173,10 @@ class FewshotSampler:
         if self.spec.fewshot_sampler == "first_n":
             return pool[:k]
         if self.mode == "lm-eval":
-            drawn = self._shared.sample(self.pool, min(k + 1, len(self.pool)))
-            kept = [d for d in drawn if not (self.same_split and d.fields == doc.fields)]
-            return kept[:k]
+            extra = self.spec.lm_eval_draws_extra
+            if extra if extra is not None else self.same_split:
+                drawn = self._shared.sample(self.pool, min(k + 1, len(self.pool)))
+                return [d for d in drawn if d.fields != doc.fields][:k]
+            return self._shared.sample(self.pool, min(k, len(self.pool)))
         rng = random.Random(f"{self.seed}:{self.spec.task}:{doc.doc_id}")
         return rng.sample(pool, min(k, len(pool)))

@@ -104,6 +104,14 @@ class TaskSpec(BaseModel):
     fewshot_delimiter: str = "\n\n"
     num_fewshot: int = 0
     fewshot_sampler: Literal["random", "first_n"] = "random"
+    lm_eval_draws_extra: bool | None = Field(
+        None,
+        description=(
+            "--fewshot-sampling lm-eval: draw k + 1 documents and drop the evaluated one, as "
+            "lm-eval does when its configured few-shot and test splits compare equal "
+            "(default: when the few-shot split is the evaluated split)"
+        ),
+    )
     metrics: list[Metric] = ["acc"]
     aggregations: list[Aggregation] = Field(
         default_factory=list, description="extra task-level metrics computed from all samples"
