@@ -6,6 +6,7 @@ read added; the original fields stay, so samples can still point back into the f
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import random
 import re
@@ -88,7 +89,18 @@ def gpqa(doc: Fields) -> Fields:
     }
 
 
+def kobbq(doc: Fields) -> Fields:
+    """KoBBQ's TSV row: ``choices`` arrives as a Python-style list literal; parse it."""
+    choices = doc["choices"]
+    if isinstance(choices, str):
+        choices = ast.literal_eval(choices)
+    if not isinstance(choices, list) or len(choices) != 3:
+        raise ValueError(f"choices must be a list of 3 answers, got {choices!r}")
+    return {**doc, "choices": [str(c) for c in choices]}
+
+
 PROCESSORS: dict[str, Callable[[Fields], Fields]] = {
+    "kobbq": kobbq,
     "gpqa": gpqa,
     "hellaswag": hellaswag,
     "kmmlu": kmmlu,

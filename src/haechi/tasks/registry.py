@@ -94,5 +94,13 @@ def load_documents(spec: TaskSpec, split: str, source: DocumentSource) -> list[D
             )
     if spec.process_docs:
         process = get_processor(spec.process_docs, spec.source)
-        docs = [Document(d.doc_id, process(d.fields), d.origin) for d in docs]
+        processed = []
+        for doc in docs:
+            try:
+                processed.append(Document(doc.doc_id, process(doc.fields), doc.origin))
+            except KeyError as exc:
+                raise InputError(f"document lacks field {exc}", file=doc.origin) from None
+            except (ValueError, TypeError, SyntaxError) as exc:
+                raise InputError(f"unreadable document: {exc}", file=doc.origin) from None
+        docs = processed
     return docs
