@@ -121,7 +121,11 @@ def score_pairs(
     """
     inputs = [model_input(p, max_length) for p in pairs]
     conts = [p.continuation for p in pairs]
-    packs = build_packs(inputs, [len(c) for c in conts], pack_tokens, share_prefixes)
+    # A row must hold a whole document (its long few-shot context and every choice), or
+    # the choices would land in separate rows and share nothing.
+    longest = max((len(i) for i in inputs), default=0)
+    budget = max(pack_tokens, longest + longest // 4 + 64)
+    packs = build_packs(inputs, [len(c) for c in conts], budget, share_prefixes)
     packs.sort(key=lambda p: -len(p.tokens))  # largest first: an out-of-memory shows at once
     results: list[LoglikelihoodResult | None] = [None] * len(pairs)
     size, start = batch_size, 0
