@@ -7,7 +7,7 @@ from haechi.models import load
 from haechi.models.smoke import smoke_model_dir
 from haechi.store import Store
 
-DEMO_TASKS = ["ko_arc", "ko_hellaswag", "kobest_copa"]
+DEMO_TASKS = ["ko_h5", "kobest"]
 
 
 def run_demo(store: Store, *, progress: bool = True) -> EvalReport:

@@ -6,11 +6,12 @@ from haechi.cli.console import console
 from haechi.cli.leaderboard_cmd import DbOption
 from haechi.cli.render import print_leaderboard, print_report
 from haechi.store import open_store
+from haechi.tasks import groups
 
 NOTICE = (
     "[yellow]The smoke model is a tiny, randomly initialised Llama built on this machine: its "
     "scores are chance-level and mean nothing.[/]\n"
-    "Real use: [bold]haechi eval --model hf/<hub id or path> --tasks ko_arc,ko_hellaswag,kobest --data-dir DIR[/]"
+    "Real use: [bold]haechi eval --model hf/<hub id or path> --tasks ko_h5 --data-dir DIR[/]"
 )
 
 
@@ -24,5 +25,5 @@ def demo_command(db: DbOption = None) -> None:
         print_report(report)
         console.print(f"\nstored as run {report.run_id} in {store.redacted_url()}\n")
         console.print("[bold]Leaderboard[/]")
-        print_leaderboard(store.leaderboard())
+        print_leaderboard(store.leaderboard("ko_h5"), ["ko_h5", *groups()["ko_h5"].tasks])
     console.print(NOTICE)

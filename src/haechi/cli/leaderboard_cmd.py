@@ -19,12 +19,26 @@ DbOption = Annotated[
 
 def leaderboard_command(
     group: Annotated[
-        str | None, typer.Option(help="Sort by this group's column, e.g. ko_h5.")
-    ] = None,
+        str,
+        typer.Option(help="The group to rank by and show with its tasks, e.g. ko_h5 or kobest."),
+    ] = "ko_h5",
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Show every stored task and group.")
+    ] = False,
     db: DbOption = None,
 ) -> None:
-    """Show every model's latest stored scores (headline metric per task, in percent)."""
+    """Rank models by a group's score (default Ko-H5), with each task's headline metric in %."""
+    from haechi.cli.console import console
     from haechi.cli.render import print_leaderboard
+    from haechi.tasks import groups
 
     with open_store(db) as store:
-        print_leaderboard(store.leaderboard(group))
+        board = store.leaderboard(group)
+    columns = board.columns
+    if not show_all:
+        if group in board.columns:
+            members = groups()[group].tasks if group in groups() else []
+            columns = [group, *(c for c in members if c in board.columns)]
+        elif board.rows:
+            console.print(f"No stored run has {group}; showing every column.")
+    print_leaderboard(board, columns, details=show_all)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rich.table import Table
+from rich import box
+from rich.table import Column, Table
 
 from haechi.cli.console import console
 from haechi.evaluate import EvalReport
@@ -35,18 +36,49 @@ def print_report(report: EvalReport) -> None:
     console.print("* headline metric. " + "; ".join(f"{m}: {note}" for m, note in used.items()))
 
 
-def print_leaderboard(board: Leaderboard) -> None:
+def print_leaderboard(
+    board: Leaderboard, columns: list[str] | None = None, *, details: bool = False
+) -> None:
+    """One row per model; ``columns`` (default: all) in percent, the first group's members
+    headed without their shared prefix. ``details`` adds each row's run id and date."""
+    columns = board.columns if columns is None else columns
     if not board.rows:
         console.print("No completed evaluation runs yet: run `haechi eval` first.")
         return
-    table = Table("#", "model", *board.columns, "finished (UTC)", "run")
-    table.columns[1].overflow = "fold"
+    table = Table(
+        "#",
+        Column("model", overflow="ellipsis", min_width=12),
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    prefix = _shared_prefix(columns[1:]) if len(columns) > 2 else ""
+    for index, name in enumerate(columns):
+        short = name[len(prefix) :] if index and prefix else name
+        table.add_column(short, justify="right", no_wrap=True, min_width=max(5, len(short)))
+    if details:
+        table.add_column("finished (UTC)", no_wrap=True)
+        table.add_column("run", no_wrap=True)
     for rank, row in enumerate(board.rows, start=1):
-        cells = [_pct(row.values[c]) if c in row.values else "—" for c in board.columns]
-        finished = row.finished_at.strftime("%Y-%m-%d %H:%M") if row.finished_at else ""
-        table.add_row(str(rank), display_name(row.model_spec), *cells, finished, row.run_id[:8])
+        cells = [_pct(row.values[c]) if c in row.values else "—" for c in columns]
+        if details:
+            finished = row.finished_at.strftime("%Y-%m-%d %H:%M") if row.finished_at else ""
+            cells += [finished, row.run_id]
+        table.add_row(str(rank), display_name(row.model_spec), *cells)
     console.print(table)
-    console.print("Headline metric per task, in percent; groups are means of their tasks.")
+    note = f"Columns drop the shared prefix {prefix!r}. " if prefix else ""
+    console.print(
+        f"{note}Headline metric per task, in percent; a group aggregates its tasks' "
+        "headline metrics (see `haechi tasks list`). `haechi leaderboard --all` shows every task."
+    )
+
+
+def _shared_prefix(names: list[str]) -> str:
+    """The ``word_`` prefix every name shares (``ko_`` for Ko-H5), so headers stay short."""
+    first, _, _ = names[0].partition("_")
+    if all(n.startswith(first + "_") for n in names):
+        return first + "_"
+    return ""
 
 
 def display_name(spec: str) -> str:

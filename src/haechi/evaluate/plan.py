@@ -78,7 +78,9 @@ def _plan(
 ) -> TaskPlan:
     available = len(pool) - (1 if same_split else 0)
     if k > available:
-        log.warning("%s: %d-shot asked, %d few-shot documents available", name, k, available)
+        # expected with the handful of bundled samples; a surprise with real data
+        level = logging.INFO if config.samples and config.data_dir is None else logging.WARNING
+        log.log(level, "%s: %d-shot asked, %d few-shot documents available", name, k, available)
         k = max(available, 0)
     sampler = FewshotSampler(
         spec, pool, same_split=same_split, seed=config.seed, mode=config.fewshot_sampling
