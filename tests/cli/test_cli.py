@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from haechi import __version__
 
@@ -101,3 +104,33 @@ def test_demo_runs_on_embedded_defaults() -> None:
     assert "randomly initialised" in out.stdout
     assert "hf/<hub id or path>" in out.stdout
     assert "smoke-llama" in out.stdout  # the leaderboard row
+
+
+def test_ko_h5_from_a_data_dir_reaches_the_leaderboard(
+    tiny_qwen2_dir: Path, tmp_path: Path
+) -> None:
+    from importlib import resources
+
+    samples = Path(str(resources.files("haechi.tasks").joinpath("samples")))
+    data = tmp_path / "data"
+    for task in ("ko_arc", "ko_hellaswag", "ko_mmlu", "ko_truthfulqa", "ko_commongen_v2"):
+        shutil.copytree(samples / task, data / task)
+    db = str(tmp_path / "board.db")
+    run = haechi(
+        "eval", "--model", f"hf/{tiny_qwen2_dir}", "--tasks", "ko_h5", "--data-dir", str(data),
+        "--output", str(tmp_path / "out"), "--db", db,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
+    headline = [
+        results["results"]["ko_arc"]["acc_norm,none"],
+        results["results"]["ko_hellaswag"]["acc_norm,none"],
+        results["results"]["ko_mmlu"]["acc,none"],
+        results["results"]["ko_truthfulqa"]["mc2,none"],
+        results["results"]["ko_commongen_v2"]["acc_norm,none"],
+    ]
+    ko_h5 = results["groups"]["ko_h5"]["score,none"]
+    assert ko_h5 == pytest.approx(sum(headline) / 5)
+    board = haechi("leaderboard", "--db", db)
+    assert board.returncode == 0
+    assert f"{100 * ko_h5:.2f}" in board.stdout and "ko_h5" in board.stdout
