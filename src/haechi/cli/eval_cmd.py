@@ -16,6 +16,7 @@ from haechi.evaluate.cache import ResponseCache
 from haechi.models import load
 from haechi.store import open_store
 from haechi.tasks import resolve
+from haechi.validation import validated
 
 
 def eval_command(
@@ -53,12 +54,17 @@ def eval_command(
         Path | None, typer.Option("--output", "-o", help="Folder for results.json (and samples).")
     ] = None,
     log_samples: Annotated[
-        bool, typer.Option(help="Also write samples_<task>.jsonl with per-choice log-likelihoods.")
+        bool,
+        typer.Option(
+            "--log-samples", help="Also write samples_<task>.jsonl with per-choice log-likelihoods."
+        ),
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the few-shot draws.")] = 1234,
     data_dir: Annotated[
         Path | None,
-        typer.Option(help="Read every task from DIR/<task>/<split>.jsonl (.json, .csv, .parquet)."),
+        typer.Option(
+            help="Read every task from DIR/<task>/<split>.jsonl (.json, .csv, .tsv, .parquet)."
+        ),
     ] = None,
     samples: Annotated[
         bool, typer.Option("--samples", help="Use the few documents bundled with each task.")
@@ -90,7 +96,8 @@ def eval_command(
     args = model_arguments(model_args, base_url)
     if batch_size is not None:
         args["batch_size"] = batch_size
-    config = EvalConfig(
+    config = validated(
+        EvalConfig,
         tasks=tasks.split(","),
         num_fewshot=num_fewshot,
         limit=limit,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from haechi.errors import InputError
+from haechi.validation import validated
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 
@@ -63,15 +64,5 @@ def parse_model_args(text: str | None) -> dict[str, str]:
 
 
 def validate_args(args_model: type[ArgsT], args: dict[str, object], backend: str) -> ArgsT:
-    """Build a backend's pydantic args model, turning validation errors into ``InputError``."""
-    try:
-        return args_model.model_validate(args)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = ".".join(str(p) for p in first["loc"]) or "model-args"
-        allowed = ", ".join(args_model.model_fields)
-        raise InputError(
-            f"{first['msg']} (got {first.get('input')!r})",
-            field=f"{backend} model argument '{name}'",
-            hint=f"the {backend} backend takes: {allowed}",
-        ) from None
+    """Build a backend's pydantic args model; bad values raise ``InputError`` naming them."""
+    return validated(args_model, args, where=f"{backend} model argument")
