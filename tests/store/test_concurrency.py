@@ -6,11 +6,13 @@ not depend on how pytest imports test modules.
 
 from __future__ import annotations
 
+import multiprocessing
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
@@ -104,3 +106,32 @@ def test_threads_share_one_store(db_url: str) -> None:
 
 if __name__ == "__main__":
     write_runs(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]))
+
+
+def _open_when_released(url: str, barrier: Any, outcomes: Any) -> None:
+    barrier.wait()
+    try:
+        with open_store(url):
+            outcomes.put("ok")
+    except Exception as exc:  # reported to the parent, which asserts on it
+        outcomes.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_a_new_sqlite_file_opened_by_many_processes_at_once(tmp_path: Path) -> None:
+    """Switching a new file to WAL needs an exclusive lock, and SQLite refuses it at once
+    (no busy timeout) while another process holds the file: opening must wait, not fail."""
+    context = multiprocessing.get_context("fork")
+    failures = []
+    for round_ in range(10):
+        url = str(tmp_path / f"round-{round_}.db")
+        barrier, outcomes = context.Barrier(WORKERS), context.Queue()
+        workers = [
+            context.Process(target=_open_when_released, args=(url, barrier, outcomes))
+            for _ in range(WORKERS)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=START_TIMEOUT_S)
+        failures += [o for o in (outcomes.get(timeout=5) for _ in workers) if o != "ok"]
+    assert failures == []
