@@ -249,9 +249,12 @@ def _enable_wal(cursor: sqlite3.Cursor) -> None:
     process holds the file, as when several processes open a new store together: retry."""
     deadline = time.monotonic() + BUSY_TIMEOUT_S
     delay = 0.01
-    while str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+    while True:
         try:
-            cursor.execute("PRAGMA journal_mode = WAL")
+            # answers the mode now in force: "memory" for an in-memory database, which
+            # cannot use WAL, is final too
+            cursor.execute("PRAGMA journal_mode = WAL").fetchone()
+            return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise

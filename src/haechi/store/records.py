@@ -176,7 +176,7 @@ class Store:
             versions=dict(versions),
             created_at=datetime.now(UTC),
         )
-        self._transact(lambda session: session.add(run), write=True)
+        self.transact(lambda session: session.add(run), write=True)
         return run.id
 
     def add_results(self, run_id: str, results: Sequence[ResultRecord]) -> None:
@@ -190,7 +190,7 @@ class Store:
             )
 
         try:
-            self._transact(work, write=True)
+            self.transact(work, write=True)
         except IntegrityError as exc:
             raise HaechiError(
                 f"run {run_id} already has a result for one of these task/metric pairs: {exc.orig}"
@@ -213,7 +213,7 @@ class Store:
                 raise HaechiError(f"run {run_id} already finished ({run.status})")
             run.status, run.error, run.finished_at = status, error, datetime.now(UTC)
 
-        self._transact(work, write=True)
+        self.transact(work, write=True)
 
     def get_run(self, run_id: str) -> RunRecord:
         """The run with its results, in the order they were added."""
@@ -224,7 +224,7 @@ class Store:
                 raise RunNotFoundError(run_id)
             return _to_record(run)
 
-        return self._transact(work)
+        return self.transact(work)
 
     def list_runs(self, kind: str | None = None, limit: int | None = 50) -> list[RunRecord]:
         """Runs newest first (by start time), with their results; ``kind`` filters;
@@ -234,7 +234,7 @@ class Store:
             query = query.where(Run.kind == kind)
         if limit is not None:
             query = query.limit(limit)
-        return self._transact(lambda s: [_to_record(run) for run in s.scalars(query)])
+        return self.transact(lambda s: [_to_record(run) for run in s.scalars(query)])
 
     def leaderboard(self, group: str | None = None) -> Leaderboard:
         """One row per model fingerprint from its completed ``eval`` runs.
@@ -262,7 +262,7 @@ class Store:
             )
             .order_by(Run.finished_at.desc(), Run.id, Result.id)
         )
-        rows = self._transact(lambda session: session.execute(query).all())
+        rows = self.transact(lambda session: session.execute(query).all())
         return _rank(rows, group)
 
     def close(self) -> None:
@@ -280,7 +280,7 @@ class Store:
     ) -> None:
         self.close()
 
-    def _transact(self, work: Callable[[Session], _T], *, write: bool = False) -> _T:
+    def transact(self, work: Callable[[Session], _T], *, write: bool = False) -> _T:
         """Run ``work`` in one transaction (committed when it returns), retrying when
         SQLite reports the database locked beyond its busy timeout."""
         sessions = self._write if write else self._read

@@ -122,3 +122,55 @@ class Result(Base):
     run: Mapped[Run] = relationship(back_populates="results")
 
     __table_args__ = (UniqueConstraint("run_id", "task", "metric"),)
+
+
+class Attempt(Base):
+    """One red-team attempt: the whole chain from seed to response (``chain`` JSON: the
+    generator's output, the converters applied, every turn sent and received)."""
+
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))  # stable across resumes
+    seed_id: Mapped[str] = mapped_column(String(255))
+    category: Mapped[str] = mapped_column(String(64))
+    benign: Mapped[bool] = mapped_column(Boolean)
+    generator: Mapped[str] = mapped_column(String(255))
+    converters: Mapped[str] = mapped_column(String(255))  # "base64+jamo", "" for none
+    turns: Mapped[int] = mapped_column(Integer)
+    success: Mapped[bool | None] = mapped_column(Boolean)  # the campaign's decision
+    chain: Mapped[dict[str, Any]]
+    prompt_tokens: Mapped[int] = mapped_column(Integer)
+    completion_tokens: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+    verdicts: Mapped[list[AttemptVerdict]] = relationship(
+        back_populates="attempt",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="AttemptVerdict.id",
+    )
+
+    # starts with run_id, so it is also run_id's index
+    __table_args__ = (UniqueConstraint("run_id", "key"),)
+
+
+class AttemptVerdict(Base):
+    """One detector's verdict on one attempt; ``raw`` keeps the detector's own output."""
+
+    __tablename__ = "attempt_verdicts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    attempt_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("attempts.id", ondelete="CASCADE"), index=True
+    )
+    detector: Mapped[str] = mapped_column(String(255))
+    success: Mapped[bool] = mapped_column(Boolean)
+    score: Mapped[float | None] = mapped_column(Float)
+    labels: Mapped[dict[str, Any]]  # {"labels": [...]}
+    raw: Mapped[str] = mapped_column(Text)
+
+    attempt: Mapped[Attempt] = relationship(back_populates="verdicts")
