@@ -192,3 +192,15 @@ def test_bad_arguments_name_the_field(tiny_llama_dir: Path) -> None:
         load("hf/./does-not-exist")
     with pytest.raises(InputError, match="BACKEND/TARGET"):
         load("llama")
+
+
+def test_generations_report_their_token_cost(tiny_llama_dir: Path) -> None:
+    model = load(f"hf/{tiny_llama_dir}")
+    prompt = "대한민국의 수도는"
+    out = model.generate(
+        [GenerationRequest(prompt=prompt, max_new_tokens=4, n=2, temperature=1.0, seed=1)]
+    )[0]
+    tok = AutoTokenizer.from_pretrained(tiny_llama_dir)
+    assert out.prompt_tokens == 2 * len(tok(prompt).input_ids)
+    assert 2 <= out.completion_tokens <= 8
+    assert model.stats.generated_tokens == out.completion_tokens

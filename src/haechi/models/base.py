@@ -70,11 +70,14 @@ class TokenLogprob:
 
 @dataclass(frozen=True)
 class Generation:
-    """``texts`` holds ``n`` completions; ``logprobs`` one list per completion when asked."""
+    """``texts`` holds ``n`` completions; ``logprobs`` one list per completion when asked.
+    ``prompt_tokens`` and ``completion_tokens`` are what this request cost (all ``n``)."""
 
     texts: tuple[str, ...]
     finish_reasons: tuple[str, ...]
     logprobs: tuple[tuple[TokenLogprob, ...], ...] | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
     @property
     def text(self) -> str:

@@ -86,23 +86,31 @@ def generate(model: HFModel, requests: Sequence[GenerationRequest]) -> list[Gene
             kwargs.update(stop_strings=list(request.stop), tokenizer=model.tokenizer)
         out = model.model.generate(ids, attention_mask=torch.ones_like(ids), **kwargs)
         new_tokens = out.sequences[:, ids.shape[1] :]
+        generation = _to_generation(model, request, new_tokens, out, eos_ids, ids.shape[1])
         model.stats.add(
             forwarded=ids.shape[1] * request.n,
-            generated=int((new_tokens != kwargs["pad_token_id"]).sum()),
+            generated=generation.completion_tokens,
             requests=1,
         )
-        outputs.append(_to_generation(model, request, new_tokens, out, eos_ids))
+        outputs.append(generation)
     return outputs
 
 
 def _to_generation(
-    model: HFModel, request: GenerationRequest, new_tokens: Any, out: Any, eos_ids: list[int]
+    model: HFModel,
+    request: GenerationRequest,
+    new_tokens: Any,
+    out: Any,
+    eos_ids: list[int],
+    prompt_tokens: int,
 ) -> Generation:
     texts, reasons, logprobs = [], [], []
+    generated = 0
     for row in range(new_tokens.shape[0]):
         tokens = new_tokens[row].tolist()
         ended = next((i for i, t in enumerate(tokens) if t in eos_ids), None)
         kept = tokens if ended is None else tokens[:ended]
+        generated += len(tokens) if ended is None else ended + 1
         text, stopped = truncate_at_stop(
             str(model.tokenizer.decode(kept, skip_special_tokens=True)), request.stop
         )
@@ -114,6 +122,8 @@ def _to_generation(
         texts=tuple(texts),
         finish_reasons=tuple(reasons),
         logprobs=tuple(logprobs) if request.top_logprobs > 0 else None,
+        prompt_tokens=prompt_tokens * request.n,
+        completion_tokens=generated,
     )
 
 

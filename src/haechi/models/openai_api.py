@@ -220,12 +220,17 @@ class OpenAIModel:
         reasons: list[str] = []
         logprobs: list[tuple[TokenLogprob, ...]] = []
         calls = 0
+        prompt_tokens = completion_tokens = 0
         # Some servers (llama-cpp-python) ignore n and answer one choice: ask again for
         # the rest, shifting the seed so a seeded request does not repeat one sample.
         while len(texts) < request.n:
             payload = _generation_payload(self.model, request, request.n - len(texts), calls)
             body = await self._post(client, path, payload)
             calls += 1
+            usage = body.get("usage")
+            usage = usage if isinstance(usage, dict) else {}
+            prompt_tokens += int(usage.get("prompt_tokens") or 0)
+            completion_tokens += int(usage.get("completion_tokens") or 0)
             choices = body.get("choices")
             if not isinstance(choices, list) or not choices:
                 raise BackendError(f"POST {path} answered without choices")
@@ -242,7 +247,11 @@ class OpenAIModel:
                 raise BackendError(f"POST {path} answered an unexpected shape: {exc!r}") from exc
         self.stats.add(requests=1)
         return Generation(
-            tuple(texts), tuple(reasons), tuple(logprobs) if request.top_logprobs > 0 else None
+            tuple(texts),
+            tuple(reasons),
+            tuple(logprobs) if request.top_logprobs > 0 else None,
+            prompt_tokens,
+            completion_tokens,
         )
 
 

@@ -150,6 +150,8 @@ class VLLMModel:
                     logprobs=tuple(_logprobs(c) for c in out.outputs)
                     if request.top_logprobs
                     else None,
+                    prompt_tokens=len(out.prompt_token_ids),
+                    completion_tokens=sum(len(c.token_ids) for c in out.outputs),
                 )
             )
         return outputs
