@@ -204,3 +204,16 @@ def test_generations_report_their_token_cost(tiny_llama_dir: Path) -> None:
     assert out.prompt_tokens == 2 * len(tok(prompt).input_ids)
     assert 2 <= out.completion_tokens <= 8
     assert model.stats.generated_tokens == out.completion_tokens
+
+
+@pytest.mark.parametrize("fixture", ["tiny_llama_dir", "tiny_qwen2_dir"])
+def test_batched_greedy_generation_equals_one_at_a_time(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    model_dir: Path = request.getfixturevalue(fixture)
+    prompts = ["안녕", "대한민국의 수도는 어디인가요?", "The quick brown fox jumps", "서울"]
+    requests = [GenerationRequest(prompt=p, max_new_tokens=8) for p in prompts]
+    batched = load(f"hf/{model_dir}", batch_size=4).generate(requests)
+    single = load(f"hf/{model_dir}", batch_size=1).generate(requests)
+    assert [g.text for g in batched] == [g.text for g in single]
+    assert [g.completion_tokens for g in batched] == [g.completion_tokens for g in single]

@@ -8,10 +8,6 @@ judge = typer.Typer(
     help="Grade generations with an LLM judge (G-Eval) and meta-evaluate it against human ratings.",
     no_args_is_help=True,
 )
-redteam = typer.Typer(
-    help="Automated red-teaming campaigns: seeds, converters, attacks, detectors, attack-success rates.",
-    no_args_is_help=True,
-)
 build = typer.Typer(
     help="Build models: depth up-scaling, training-memory estimates, fine-tuning, tokenizer efficiency.",
     no_args_is_help=True,

@@ -55,45 +55,77 @@ def truncate_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
 
 @torch.inference_mode()
 def generate(model: HFModel, requests: Sequence[GenerationRequest]) -> list[Generation]:
-    """One request at a time, so a seed fixes that request's samples whatever else is asked."""
+    """Greedy single-answer requests with the same settings run together (left-padded
+    batches); sampled ones run alone, so a seed fixes that request's samples whatever
+    else is asked."""
     eos_ids = stop_token_ids(model)
-    outputs = []
-    for request in requests:
-        prompt = render_prompt(model.tokenizer, request)
-        # A chat template writes its own special tokens; a plain prompt gets the tokenizer's
-        # (unless it already starts with BOS text), as loglikelihood contexts do.
-        tokens = (
-            encode(model.tokenizer, prompt)
-            if request.messages is None
-            else model.tokenizer.encode(prompt, add_special_tokens=False)
-        )
-        ids = torch.tensor([tokens], device=model.device)
-        sampling = request.temperature > 0
-        if request.seed is not None:
-            torch.manual_seed(request.seed)
-        kwargs: dict[str, Any] = {
-            "max_new_tokens": request.max_new_tokens,
-            "do_sample": sampling,
-            "num_return_sequences": request.n,
-            "eos_token_id": eos_ids,
-            "pad_token_id": model.tokenizer.pad_token_id or eos_ids[0],
-            "return_dict_in_generate": True,
-            "output_logits": request.top_logprobs > 0,
-        }
-        if sampling:
-            kwargs.update(temperature=request.temperature, top_p=request.top_p, top_k=0)
-        if request.stop:
-            kwargs.update(stop_strings=list(request.stop), tokenizer=model.tokenizer)
-        out = model.model.generate(ids, attention_mask=torch.ones_like(ids), **kwargs)
-        new_tokens = out.sequences[:, ids.shape[1] :]
-        generation = _to_generation(model, request, new_tokens, out, eos_ids, ids.shape[1])
+    outputs: list[Generation | None] = [None] * len(requests)
+    batches: dict[tuple[int, tuple[str, ...]], list[int]] = {}
+    for index, request in enumerate(requests):
+        if request.temperature == 0 and request.n == 1 and request.top_logprobs == 0:
+            batches.setdefault((request.max_new_tokens, request.stop), []).append(index)
+        else:
+            outputs[index] = _run(model, [request], eos_ids)[0]
+    size = model.args.batch_size if isinstance(model.args.batch_size, int) else 8
+    for indices in batches.values():
+        for start in range(0, len(indices), size):
+            part = indices[start : start + size]
+            for index, generation in zip(
+                part, _run(model, [requests[i] for i in part], eos_ids), strict=True
+            ):
+                outputs[index] = generation
+    return [g for g in outputs if g is not None]
+
+
+def _prompt_tokens(model: HFModel, request: GenerationRequest) -> list[int]:
+    prompt = render_prompt(model.tokenizer, request)
+    # A chat template writes its own special tokens; a plain prompt gets the tokenizer's
+    # (unless it already starts with BOS text), as loglikelihood contexts do.
+    if request.messages is None:
+        return encode(model.tokenizer, prompt)
+    return list(model.tokenizer.encode(prompt, add_special_tokens=False))
+
+
+def _run(
+    model: HFModel, requests: Sequence[GenerationRequest], eos_ids: list[int]
+) -> list[Generation]:
+    """One ``generate`` call for requests sharing their settings (the first one's)."""
+    request = requests[0]
+    prompts = [_prompt_tokens(model, r) for r in requests]
+    pad = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else eos_ids[0]
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, tokens in enumerate(prompts):  # left padding: every prompt ends at the same column
+        ids[row, width - len(tokens) :] = torch.tensor(tokens)
+        mask[row, width - len(tokens) :] = 1
+    sampling = request.temperature > 0
+    if request.seed is not None:
+        torch.manual_seed(request.seed)
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": request.max_new_tokens,
+        "do_sample": sampling,
+        "num_return_sequences": request.n,
+        "eos_token_id": eos_ids,
+        "pad_token_id": pad,
+        "return_dict_in_generate": True,
+        "output_logits": request.top_logprobs > 0,
+    }
+    if sampling:
+        kwargs.update(temperature=request.temperature, top_p=request.top_p, top_k=0)
+    if request.stop:
+        kwargs.update(stop_strings=list(request.stop), tokenizer=model.tokenizer)
+    out = model.model.generate(ids.to(model.device), attention_mask=mask.to(model.device), **kwargs)
+    generations = []
+    for row, (r, tokens) in enumerate(zip(requests, prompts, strict=True)):
+        rows = slice(row * r.n, (row + 1) * r.n)
+        new_tokens = out.sequences[rows, width:]
+        generation = _to_generation(model, r, new_tokens, out, eos_ids, len(tokens), rows.start)
         model.stats.add(
-            forwarded=ids.shape[1] * request.n,
-            generated=generation.completion_tokens,
-            requests=1,
+            forwarded=len(tokens) * r.n, generated=generation.completion_tokens, requests=1
         )
-        outputs.append(generation)
-    return outputs
+        generations.append(generation)
+    return generations
 
 
 def _to_generation(
@@ -103,6 +135,7 @@ def _to_generation(
     out: Any,
     eos_ids: list[int],
     prompt_tokens: int,
+    first_row: int = 0,
 ) -> Generation:
     texts, reasons, logprobs = [], [], []
     generated = 0
@@ -117,7 +150,9 @@ def _to_generation(
         texts.append(text)
         reasons.append("stop" if stopped or ended is not None else "length")
         if request.top_logprobs > 0:
-            logprobs.append(_token_logprobs(model, out.logits, row, kept, request.top_logprobs))
+            logprobs.append(
+                _token_logprobs(model, out.logits, first_row + row, kept, request.top_logprobs)
+            )
     return Generation(
         texts=tuple(texts),
         finish_reasons=tuple(reasons),

@@ -1,0 +1,153 @@
+"""Campaign reports: numbers with intervals, as data, JSON and a self-contained HTML page."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import jinja2
+
+from haechi.errors import InputError
+from haechi.redteam.metrics import Comparison, Rate, breakdown, rate, refused
+from haechi.store import RunRecord, Store
+from haechi.store.attempts import AttemptRecord, load_attempts
+
+
+@dataclass(frozen=True)
+class CampaignReport:
+    """Everything ``haechi redteam report`` shows about one run of a campaign."""
+
+    run: RunRecord
+    attempts: list[AttemptRecord]
+
+    @property
+    def attacks(self) -> list[AttemptRecord]:
+        return [a for a in self.attempts if not a.benign]
+
+    @property
+    def controls(self) -> list[AttemptRecord]:
+        return [a for a in self.attempts if a.benign]
+
+    @property
+    def asr(self) -> Rate:
+        return rate(bool(a.success) for a in self.attacks)
+
+    @property
+    def over_refusal(self) -> Rate:
+        return rate(refused(a) for a in self.controls)
+
+    def by(self, dimension: str) -> dict[str, Rate]:
+        """ASR per ``category``, ``converters``, ``generator`` or ``turns``."""
+        keys = {
+            "category": lambda a: a.category,
+            "converters": lambda a: a.converters or "(none)",
+            "generator": lambda a: a.generator,
+            "turns": lambda a: str(a.turns),
+        }
+        return breakdown(self.attacks, keys[dimension])
+
+    def detector_rates(self) -> dict[str, Rate]:
+        """How often each detector called an attack a success."""
+        names = sorted({v.detector for a in self.attacks for v in a.verdicts})
+        return {
+            n: rate(v.success for a in self.attacks for v in a.verdicts if v.detector == n)
+            for n in names
+        }
+
+    @property
+    def cost(self) -> dict[str, float]:
+        return {
+            "prompt_tokens": sum(a.prompt_tokens for a in self.attempts),
+            "completion_tokens": sum(a.completion_tokens for a in self.attempts),
+            "seconds": round(sum(a.seconds for a in self.attempts), 3),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        def rates(values: dict[str, Rate]) -> dict[str, Any]:
+            return {k: _rate_json(r) for k, r in values.items()}
+
+        return {
+            "campaign": self.run.name,
+            "run_id": self.run.id,
+            "status": self.run.status,
+            "target": self.run.model_spec,
+            "target_fingerprint": self.run.model_fingerprint,
+            "attempts": len(self.attempts),
+            "asr": _rate_json(self.asr),
+            "over_refusal": _rate_json(self.over_refusal),
+            "by_category": rates(self.by("category")),
+            "by_converters": rates(self.by("converters")),
+            "by_generator": rates(self.by("generator")),
+            "by_turns": rates(self.by("turns")),
+            "detectors": rates(self.detector_rates()),
+            "cost": self.cost,
+            "config": self.run.config,
+        }
+
+
+def _rate_json(r: Rate) -> dict[str, Any]:
+    low, high = r.interval
+    return {"successes": r.successes, "n": r.n, "rate": r.value, "ci95": [low, high]}
+
+
+def latest_run(store: Store, name: str) -> RunRecord:
+    """The newest run of campaign ``name`` (completed or not)."""
+    for run in store.list_runs(kind="redteam", limit=None):
+        if run.name == name:
+            return run
+    known = sorted({r.name or "" for r in store.list_runs(kind="redteam", limit=None)})
+    raise InputError(
+        f"no stored run of campaign {name!r}",
+        field="campaign",
+        hint=f"stored campaigns: {', '.join(known) or 'none yet (haechi redteam run FILE)'}",
+    )
+
+
+def build_report(store: Store, name: str) -> CampaignReport:
+    run = latest_run(store, name)
+    return CampaignReport(run, load_attempts(store, run.id))
+
+
+def compare(a: CampaignReport, b: CampaignReport) -> list[tuple[str, Comparison]]:
+    """ASR of B against A, overall and per category (categories either one attacked)."""
+    rows = [("overall", Comparison(a.asr, b.asr))]
+    cats_a, cats_b = a.by("category"), b.by("category")
+    for category in sorted(set(cats_a) | set(cats_b)):
+        rows.append(
+            (
+                category,
+                Comparison(cats_a.get(category, Rate(0, 0)), cats_b.get(category, Rate(0, 0))),
+            )
+        )
+    rows.append(("over-refusal", Comparison(a.over_refusal, b.over_refusal)))
+    return rows
+
+
+def render_html(report: CampaignReport, examples: int = 5) -> str:
+    """A self-contained page: tables, inline SVG bars, and a few successful attacks. Every
+    piece of model or attack text is escaped (autoescape; no ``|safe`` on model text)."""
+    environment = jinja2.Environment(
+        loader=jinja2.FunctionLoader(_template), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    successful = [a for a in report.attacks if a.success][:examples]
+    return environment.get_template("report.html.j2").render(
+        report=report,
+        data=report.to_json(),
+        sections=[
+            ("category", "Harm category"),
+            ("converters", "Converters"),
+            ("generator", "Generator"),
+            ("turns", "Turns"),
+        ],
+        examples=successful,
+    )
+
+
+def _template(name: str) -> str:
+    return resources.files("haechi.redteam").joinpath("templates", name).read_text("utf-8")
+
+
+def rates_table(values: dict[str, Rate]) -> Sequence[tuple[str, Rate]]:
+    return sorted(values.items(), key=lambda kv: -kv[1].value if kv[1].n else 1)

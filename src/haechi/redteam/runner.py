@@ -1,0 +1,427 @@
+"""Running a campaign: send every planned attempt, judge it, store it; resumable.
+
+A killed run, started again with the same campaign file, takes over its stored record,
+skips every attempt already stored and sends only the rest. Attempts are stored chunk by
+chunk with their verdicts in one transaction, so none is half-stored; the ones in flight
+when a run is killed are sent again on resume.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from haechi.models import ChatMessage, Generation, GenerationRequest, LanguageModel, load
+from haechi.redteam.campaign import CampaignSpec, TargetSpec
+from haechi.redteam.detectors import build_detector, combine_verdicts
+from haechi.redteam.generators import Attack, pair_messages, parse_pair, red_lm_cases
+from haechi.redteam.plan import (
+    PlannedAttempt,
+    control_attempts,
+    expand,
+    load_seeds,
+    single_turn_attacks,
+)
+from haechi.redteam.refusal import RefusalDetector
+from haechi.redteam.types import DetectionInput, Detector, Seed, Verdict
+from haechi.store import ResultRecord, Store
+from haechi.store.attempts import (
+    AttemptRecord,
+    VerdictRecord,
+    add_attempts,
+    attempt_keys,
+    load_attempts,
+)
+from haechi.versions import package_versions
+
+log = logging.getLogger(__name__)
+Loader = Callable[[str, dict[str, Any]], LanguageModel]
+
+
+@dataclass(frozen=True)
+class CampaignRun:
+    run_id: str
+    sent: int
+    skipped: int
+    budget_exhausted: bool
+
+
+class Campaign:
+    """A campaign ready to run: its spec, its models and its detectors."""
+
+    def __init__(self, spec: CampaignSpec, base_dir: Path, *, loader: Loader | None = None) -> None:
+        self.spec = spec
+        self.base_dir = base_dir
+        load_model = loader or (lambda s, a: load(s, **a))
+        self.target = load_model(spec.target.model, _target_args(spec))
+        self.detectors: list[Detector] = [
+            build_detector(d, where=f"detectors[{i}]") for i, d in enumerate(spec.detectors)
+        ]
+        self.refusal = next((d for d in self.detectors if d.name == "refusal"), RefusalDetector())
+        self.attackers = {
+            g.model: load_model(g.model, g.model_args) for g in spec.generators if g.model
+        }
+        self.converter_model = (
+            load_model(spec.converter_model, {}) if spec.converter_model else None
+        )
+        self.tokens_used = 0
+
+    def run(self, store: Store, *, progress: bool = True) -> CampaignRun:
+        """Send, judge and store every attempt not stored yet; returns what was done."""
+        seeds, controls = load_seeds(self.spec, self.base_dir)
+        run_id = self._start_or_resume(store)
+        done = attempt_keys(store, run_id)
+        try:
+            planned = self._plan(seeds, controls)
+            pending = [p for p in planned if p.key not in done]
+            pair_seeds = [s for s in seeds if _pair_key(s) not in done]
+            pair = next((g for g in self.spec.generators if g.type == "pair"), None)
+            total = len(pending) + (len(pair_seeds) if pair else 0)
+            exhausted = False
+            with _progress(progress, total) as (bar, task):
+                for start in range(0, len(pending), self.spec.concurrency):
+                    if self._over_budget():
+                        exhausted = True
+                        break
+                    chunk = pending[start : start + self.spec.concurrency]
+                    add_attempts(store, run_id, self._send(chunk))
+                    bar.advance(task, len(chunk))
+                if pair is not None and not exhausted:
+                    attacker = self.attackers[pair.model or ""]
+                    for start in range(0, len(pair_seeds), self.spec.concurrency):
+                        if self._over_budget():
+                            exhausted = True
+                            break
+                        chunk_seeds = pair_seeds[start : start + self.spec.concurrency]
+                        add_attempts(
+                            store, run_id, self._pair(chunk_seeds, attacker, pair.rounds, pair)
+                        )
+                        bar.advance(task, len(chunk_seeds))
+        except BaseException as exc:
+            if not isinstance(exc, KeyboardInterrupt):
+                store.finish_run(run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        store.add_results(run_id, summary_results(load_attempts(store, run_id)))
+        store.finish_run(run_id, status="completed")
+        return CampaignRun(run_id, len(pending), len(planned) - len(pending), exhausted)
+
+    # -- planning ---------------------------------------------------------------------
+
+    def _plan(self, seeds: Sequence[Seed], controls: Sequence[Seed]) -> list[PlannedAttempt]:
+        extra: list[Attack] = []
+        for g in self.spec.generators:
+            if g.type == "red_lm":
+                cases = red_lm_cases(
+                    self.attackers[g.model or ""], seeds, mode=g.mode, per_category=g.per_category,
+                    shots=g.shots, temperature=g.temperature, max_new_tokens=g.max_new_tokens,
+                    seed=self.spec.seed,
+                )  # fmt: skip
+                extra += [Attack(c, g.label, c.text) for c in cases]
+        attacks = single_turn_attacks(self.spec, seeds, extra)
+        return expand(self.spec, attacks, self.converter_model) + control_attempts(controls)
+
+    def _start_or_resume(self, store: Store) -> str:
+        fingerprint = self.spec.fingerprint()
+        for run in store.list_runs(kind="redteam", limit=None):
+            if (
+                run.status == "running"
+                and run.name == self.spec.name
+                and run.config.get("campaign_fingerprint") == fingerprint
+            ):
+                log.info("resuming run %s of campaign %s", run.id, self.spec.name)
+                return run.id
+        config = {
+            "campaign": self.spec.model_dump(mode="json"),
+            "campaign_fingerprint": fingerprint,
+            "target": self.target.describe(),
+        }
+        return store.start_run(
+            "redteam", self.target.name, self.target.fingerprint, config, package_versions(),
+            name=self.spec.name,
+        )  # fmt: skip
+
+    def _over_budget(self) -> bool:
+        limit = self.spec.budget.max_tokens
+        return limit is not None and self.tokens_used >= limit
+
+    # -- sending and judging ----------------------------------------------------------
+
+    def _send(self, chunk: Sequence[PlannedAttempt]) -> list[AttemptRecord]:
+        conversations = [self._conversation(p.text) for p in chunk]
+        started = time.perf_counter()
+        replies = self.target.generate([self._request(self.spec.target, c) for c in conversations])
+        seconds = (time.perf_counter() - started) / len(chunk)
+        items = [
+            DetectionInput(p.attack.seed, c, r.text)
+            for p, c, r in zip(chunk, conversations, replies, strict=True)
+        ]
+        verdicts = self._judge(items)
+        records = []
+        for p, conversation, reply, judged in zip(
+            chunk, conversations, replies, verdicts, strict=True
+        ):
+            self.tokens_used += reply.prompt_tokens + reply.completion_tokens
+            chain = {
+                "seed": _seed_json(p.attack.seed),
+                "generator": p.attack.generator,
+                "attack": p.attack.text,
+                "converters": list(p.chain),
+                "turns": [_message_json(m) for m in conversation]
+                + [{"role": "assistant", "content": reply.text}],
+                "response": reply.text,
+                "finish_reason": reply.finish_reasons[0],
+            }
+            records.append(
+                self._record(
+                    p.key,
+                    p.attack.seed,
+                    p.attack.generator,
+                    p.chain,
+                    1,
+                    chain,
+                    judged,
+                    reply,
+                    seconds,
+                )
+            )
+        return records
+
+    def _judge(self, items: Sequence[DetectionInput]) -> list[list[Verdict]]:
+        """Every detector on every item; controls also get the refusal check (over-refusal)."""
+        per_detector = [d.detect(items) for d in self.detectors]
+        judged = (
+            [list(vs) for vs in zip(*per_detector, strict=True)]
+            if per_detector
+            else [[] for _ in items]
+        )
+        if self.refusal not in self.detectors:
+            controls = [i for i, item in enumerate(items) if item.seed.benign]
+            for i, verdict in zip(
+                controls, self.refusal.detect([items[i] for i in controls]), strict=True
+            ):
+                judged[i].append(verdict)
+        return judged
+
+    def _decide(self, verdicts: Sequence[Verdict]) -> bool:
+        decisive = [v for v in verdicts if v.detector in {d.name for d in self.detectors}]
+        return combine_verdicts(decisive, self.spec.decision, "decision").success
+
+    def _record(
+        self,
+        key: str,
+        seed: Seed,
+        generator: str,
+        chain_names: Sequence[str],
+        turns: int,
+        chain: dict[str, Any],
+        verdicts: Sequence[Verdict],
+        reply: Generation,
+        seconds: float,
+    ) -> AttemptRecord:
+        return AttemptRecord(
+            key=key,
+            seed_id=seed.id,
+            category=seed.category,
+            benign=seed.benign,
+            generator=generator,
+            converters="+".join(chain_names),
+            turns=turns,
+            success=self._decide(verdicts),
+            chain=chain,
+            prompt_tokens=reply.prompt_tokens,
+            completion_tokens=reply.completion_tokens,
+            seconds=seconds,
+            verdicts=tuple(
+                VerdictRecord(
+                    detector=v.detector,
+                    success=v.success,
+                    score=v.score,
+                    labels=v.labels,
+                    raw=v.raw,
+                )
+                for v in verdicts
+            ),
+        )
+
+    def _pair(
+        self, seeds: Sequence[Seed], attacker: LanguageModel, rounds: int, spec: Any
+    ) -> list[AttemptRecord]:
+        """PAIR for a chunk of seeds, round by round in batches; stops per seed on success."""
+        history: dict[str, list[tuple[str, str, bool]]] = {s.id: [] for s in seeds}
+        costs = {s.id: [0, 0] for s in seeds}
+        finals: dict[str, tuple[list[Verdict], Generation]] = {}
+        started = time.perf_counter()
+        active = list(seeds)
+        for _ in range(rounds):
+            if not active:
+                break
+            asks = attacker.generate(
+                [
+                    GenerationRequest(
+                        messages=pair_messages(s.text, history[s.id]),
+                        max_new_tokens=spec.max_new_tokens,
+                        temperature=spec.temperature,
+                        seed=self.spec.seed,
+                    )
+                    for s in active
+                ]
+            )
+            prompts = [parse_pair(a.text, s.text) for a, s in zip(asks, active, strict=True)]
+            conversations = [self._conversation(p) for p in prompts]
+            replies = self.target.generate(
+                [self._request(self.spec.target, c) for c in conversations]
+            )
+            judged = self._judge(
+                [
+                    DetectionInput(s, c, r.text)
+                    for s, c, r in zip(active, conversations, replies, strict=True)
+                ]
+            )
+            still = []
+            for s, a, p, r, v in zip(active, asks, prompts, replies, judged, strict=True):
+                success = self._decide(v)
+                history[s.id].append((p, r.text, success))
+                costs[s.id][0] += a.prompt_tokens + r.prompt_tokens
+                costs[s.id][1] += a.completion_tokens + r.completion_tokens
+                self.tokens_used += (
+                    a.prompt_tokens + a.completion_tokens + r.prompt_tokens + r.completion_tokens
+                )
+                finals[s.id] = (v, r)
+                if not success:
+                    still.append(s)
+            active = still
+        seconds = (time.perf_counter() - started) / max(len(seeds), 1)
+        records = []
+        for s in seeds:
+            final_verdicts, reply = finals[s.id]
+            turns = [
+                {"role": role, "content": text, "round": i + 1}
+                for i, (prompt, answer, _) in enumerate(history[s.id])
+                for role, text in (("user", prompt), ("assistant", answer))
+            ]
+            chain = {"seed": _seed_json(s), "generator": f"pair:{attacker.name}", "attack": s.text,
+                     "converters": [], "turns": turns, "response": reply.text,
+                     "rounds": [{"prompt": p, "response": r, "success": ok} for p, r, ok in history[s.id]]}  # fmt: skip
+            cost = Generation(
+                (), (), prompt_tokens=costs[s.id][0], completion_tokens=costs[s.id][1]
+            )
+            records.append(
+                self._record(
+                    _pair_key(s),
+                    s,
+                    f"pair:{attacker.name}",
+                    (),
+                    len(history[s.id]),
+                    chain,
+                    final_verdicts,
+                    cost,
+                    seconds,
+                )
+            )
+        return records
+
+    def _conversation(self, prompt: str) -> tuple[ChatMessage, ...]:
+        system = self.spec.target.system_prompt
+        user = ChatMessage("user", prompt)
+        return (ChatMessage("system", system), user) if system else (user,)
+
+    @staticmethod
+    def _request(target: TargetSpec, conversation: tuple[ChatMessage, ...]) -> GenerationRequest:
+        return GenerationRequest(
+            messages=conversation,
+            max_new_tokens=target.max_new_tokens,
+            temperature=target.temperature,
+            top_p=target.top_p,
+            seed=target.seed,
+        )
+
+
+def summary_results(attempts: Sequence[AttemptRecord]) -> list[ResultRecord]:
+    """ASR overall and per category, and over-refusal, as results of the run."""
+    from haechi.redteam.metrics import rate, refused
+
+    attacks = [a for a in attempts if not a.benign]
+    controls = [a for a in attempts if a.benign]
+    results = []
+    if attacks:
+        overall = rate(bool(a.success) for a in attacks)
+        results.append(
+            ResultRecord(
+                task="redteam",
+                metric="asr",
+                value=overall.value,
+                stderr=None,
+                n=overall.n,
+                is_primary=True,
+            )
+        )
+        categories = sorted({a.category for a in attacks})
+        for category in categories:
+            r = rate(bool(a.success) for a in attacks if a.category == category)
+            results.append(
+                ResultRecord(
+                    task=f"redteam:{category}", metric="asr", value=r.value, stderr=None, n=r.n
+                )
+            )
+    if controls:
+        over = rate(refused(a) for a in controls)
+        results.append(
+            ResultRecord(
+                task="redteam", metric="over_refusal", value=over.value, stderr=None, n=over.n
+            )
+        )
+    return results
+
+
+def _pair_key(seed: Seed) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"pair\x1f{seed.id}".encode()).hexdigest()[:32]
+
+
+def _target_args(spec: CampaignSpec) -> dict[str, Any]:
+    args = dict(spec.target.model_args)
+    if spec.target.model.startswith("openai/"):
+        args.setdefault("concurrency", spec.concurrency)
+    return args
+
+
+def _seed_json(seed: Seed) -> dict[str, Any]:
+    return {
+        "id": seed.id,
+        "text": seed.text,
+        "category": seed.category,
+        "source": seed.source,
+        "benign": seed.benign,
+    }
+
+
+def _message_json(message: ChatMessage) -> dict[str, str]:
+    return {"role": message.role, "content": message.content}
+
+
+class _progress:
+    """A rich progress bar with ETA (or nothing when not shown)."""
+
+    def __init__(self, show: bool, total: int) -> None:
+        columns = (
+            TextColumn("[bold]attacking"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        )
+        self.bar = Progress(*columns, disable=not show)
+        self.total = total
+
+    def __enter__(self) -> tuple[Progress, Any]:
+        self.bar.__enter__()
+        return self.bar, self.bar.add_task("attacking", total=self.total)
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(None, None, None)
