@@ -20,7 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from haechi.models import ChatMessage, Generation, GenerationRequest, LanguageModel, load
 from haechi.redteam.campaign import CampaignSpec, TargetSpec
 from haechi.redteam.detectors import build_detector, combine_verdicts
-from haechi.redteam.generators import Attack, pair_messages, parse_pair, red_lm_cases
+from haechi.redteam.generators import Attack, red_lm_cases
+from haechi.redteam.pair import pair_key, run_pair
 from haechi.redteam.plan import (
     PlannedAttempt,
     control_attempts,
@@ -80,7 +81,7 @@ class Campaign:
         try:
             planned = self._plan(seeds, controls)
             pending = [p for p in planned if p.key not in done]
-            pair_seeds = [s for s in seeds if _pair_key(s) not in done]
+            pair_seeds = [s for s in seeds if pair_key(s) not in done]
             pair = next((g for g in self.spec.generators if g.type == "pair"), None)
             total = len(pending) + (len(pair_seeds) if pair else 0)
             exhausted = False
@@ -99,9 +100,7 @@ class Campaign:
                             exhausted = True
                             break
                         chunk_seeds = pair_seeds[start : start + self.spec.concurrency]
-                        add_attempts(
-                            store, run_id, self._pair(chunk_seeds, attacker, pair.rounds, pair)
-                        )
+                        add_attempts(store, run_id, run_pair(self, chunk_seeds, attacker, pair))
                         bar.advance(task, len(chunk_seeds))
         except BaseException as exc:
             if not isinstance(exc, KeyboardInterrupt):
@@ -153,22 +152,22 @@ class Campaign:
     # -- sending and judging ----------------------------------------------------------
 
     def _send(self, chunk: Sequence[PlannedAttempt]) -> list[AttemptRecord]:
-        conversations = [self._conversation(p.text) for p in chunk]
+        conversations = [self.conversation(p.text) for p in chunk]
         started = time.perf_counter()
-        replies = self.target.generate([self._request(self.spec.target, c) for c in conversations])
+        replies = self.target.generate([self.request(self.spec.target, c) for c in conversations])
         seconds = (time.perf_counter() - started) / len(chunk)
         items = [
             DetectionInput(p.attack.seed, c, r.text)
             for p, c, r in zip(chunk, conversations, replies, strict=True)
         ]
-        verdicts = self._judge(items)
+        verdicts = self.judge(items)
         records = []
         for p, conversation, reply, judged in zip(
             chunk, conversations, replies, verdicts, strict=True
         ):
             self.tokens_used += reply.prompt_tokens + reply.completion_tokens
             chain = {
-                "seed": _seed_json(p.attack.seed),
+                "seed": p.attack.seed.record(),
                 "generator": p.attack.generator,
                 "attack": p.attack.text,
                 "converters": list(p.chain),
@@ -178,7 +177,7 @@ class Campaign:
                 "finish_reason": reply.finish_reasons[0],
             }
             records.append(
-                self._record(
+                self.record(
                     p.key,
                     p.attack.seed,
                     p.attack.generator,
@@ -192,7 +191,7 @@ class Campaign:
             )
         return records
 
-    def _judge(self, items: Sequence[DetectionInput]) -> list[list[Verdict]]:
+    def judge(self, items: Sequence[DetectionInput]) -> list[list[Verdict]]:
         """Every detector on every item; controls also get the refusal check (over-refusal)."""
         per_detector = [d.detect(items) for d in self.detectors]
         judged = (
@@ -208,11 +207,11 @@ class Campaign:
                 judged[i].append(verdict)
         return judged
 
-    def _decide(self, verdicts: Sequence[Verdict]) -> bool:
+    def decide(self, verdicts: Sequence[Verdict]) -> bool:
         decisive = [v for v in verdicts if v.detector in {d.name for d in self.detectors}]
         return combine_verdicts(decisive, self.spec.decision, "decision").success
 
-    def _record(
+    def record(
         self,
         key: str,
         seed: Seed,
@@ -232,7 +231,7 @@ class Campaign:
             generator=generator,
             converters="+".join(chain_names),
             turns=turns,
-            success=self._decide(verdicts),
+            success=self.decide(verdicts),
             chain=chain,
             prompt_tokens=reply.prompt_tokens,
             completion_tokens=reply.completion_tokens,
@@ -249,90 +248,13 @@ class Campaign:
             ),
         )
 
-    def _pair(
-        self, seeds: Sequence[Seed], attacker: LanguageModel, rounds: int, spec: Any
-    ) -> list[AttemptRecord]:
-        """PAIR for a chunk of seeds, round by round in batches; stops per seed on success."""
-        history: dict[str, list[tuple[str, str, bool]]] = {s.id: [] for s in seeds}
-        costs = {s.id: [0, 0] for s in seeds}
-        finals: dict[str, tuple[list[Verdict], Generation]] = {}
-        started = time.perf_counter()
-        active = list(seeds)
-        for _ in range(rounds):
-            if not active:
-                break
-            asks = attacker.generate(
-                [
-                    GenerationRequest(
-                        messages=pair_messages(s.text, history[s.id]),
-                        max_new_tokens=spec.max_new_tokens,
-                        temperature=spec.temperature,
-                        seed=self.spec.seed,
-                    )
-                    for s in active
-                ]
-            )
-            prompts = [parse_pair(a.text, s.text) for a, s in zip(asks, active, strict=True)]
-            conversations = [self._conversation(p) for p in prompts]
-            replies = self.target.generate(
-                [self._request(self.spec.target, c) for c in conversations]
-            )
-            judged = self._judge(
-                [
-                    DetectionInput(s, c, r.text)
-                    for s, c, r in zip(active, conversations, replies, strict=True)
-                ]
-            )
-            still = []
-            for s, a, p, r, v in zip(active, asks, prompts, replies, judged, strict=True):
-                success = self._decide(v)
-                history[s.id].append((p, r.text, success))
-                costs[s.id][0] += a.prompt_tokens + r.prompt_tokens
-                costs[s.id][1] += a.completion_tokens + r.completion_tokens
-                self.tokens_used += (
-                    a.prompt_tokens + a.completion_tokens + r.prompt_tokens + r.completion_tokens
-                )
-                finals[s.id] = (v, r)
-                if not success:
-                    still.append(s)
-            active = still
-        seconds = (time.perf_counter() - started) / max(len(seeds), 1)
-        records = []
-        for s in seeds:
-            final_verdicts, reply = finals[s.id]
-            turns = [
-                {"role": role, "content": text, "round": i + 1}
-                for i, (prompt, answer, _) in enumerate(history[s.id])
-                for role, text in (("user", prompt), ("assistant", answer))
-            ]
-            chain = {"seed": _seed_json(s), "generator": f"pair:{attacker.name}", "attack": s.text,
-                     "converters": [], "turns": turns, "response": reply.text,
-                     "rounds": [{"prompt": p, "response": r, "success": ok} for p, r, ok in history[s.id]]}  # fmt: skip
-            cost = Generation(
-                (), (), prompt_tokens=costs[s.id][0], completion_tokens=costs[s.id][1]
-            )
-            records.append(
-                self._record(
-                    _pair_key(s),
-                    s,
-                    f"pair:{attacker.name}",
-                    (),
-                    len(history[s.id]),
-                    chain,
-                    final_verdicts,
-                    cost,
-                    seconds,
-                )
-            )
-        return records
-
-    def _conversation(self, prompt: str) -> tuple[ChatMessage, ...]:
+    def conversation(self, prompt: str) -> tuple[ChatMessage, ...]:
         system = self.spec.target.system_prompt
         user = ChatMessage("user", prompt)
         return (ChatMessage("system", system), user) if system else (user,)
 
     @staticmethod
-    def _request(target: TargetSpec, conversation: tuple[ChatMessage, ...]) -> GenerationRequest:
+    def request(target: TargetSpec, conversation: tuple[ChatMessage, ...]) -> GenerationRequest:
         return GenerationRequest(
             messages=conversation,
             max_new_tokens=target.max_new_tokens,
@@ -379,27 +301,11 @@ def summary_results(attempts: Sequence[AttemptRecord]) -> list[ResultRecord]:
     return results
 
 
-def _pair_key(seed: Seed) -> str:
-    import hashlib
-
-    return hashlib.sha256(f"pair\x1f{seed.id}".encode()).hexdigest()[:32]
-
-
 def _target_args(spec: CampaignSpec) -> dict[str, Any]:
     args = dict(spec.target.model_args)
     if spec.target.model.startswith("openai/"):
         args.setdefault("concurrency", spec.concurrency)
     return args
-
-
-def _seed_json(seed: Seed) -> dict[str, Any]:
-    return {
-        "id": seed.id,
-        "text": seed.text,
-        "category": seed.category,
-        "source": seed.source,
-        "benign": seed.benign,
-    }
 
 
 def _message_json(message: ChatMessage) -> dict[str, str]:

@@ -25,6 +25,16 @@ class Seed:
     benign: bool = False
     meta: dict[str, str] = field(default_factory=dict)
 
+    def record(self) -> dict[str, object]:
+        """What an attempt's stored chain keeps of its seed."""
+        return {
+            "id": self.id,
+            "text": self.text,
+            "category": self.category,
+            "source": self.source,
+            "benign": self.benign,
+        }
+
 
 @dataclass(frozen=True)
 class Converter:
