@@ -80,9 +80,15 @@ def run_pair(
             for i, (prompt, answer, _) in enumerate(history[s.id])
             for role, text in (("user", prompt), ("assistant", answer))
         ]
-        chain = {"seed": s.record(), "generator": f"pair:{attacker.name}", "attack": s.text,
-                 "converters": [], "turns": turns, "response": reply.text,
-                 "rounds": [{"prompt": p, "response": r, "success": ok} for p, r, ok in history[s.id]]}  # fmt: skip
+        chain = {
+            "seed": s.record(),
+            "generator": f"pair:{attacker.name}",
+            "attack": s.text,
+            "converters": [],
+            "turns": turns,
+            "response": reply.text,
+            "rounds": [{"prompt": p, "response": r, "success": ok} for p, r, ok in history[s.id]],
+        }
         cost = Generation((), (), prompt_tokens=costs[s.id][0], completion_tokens=costs[s.id][1])
         records.append(
             campaign.record(
