@@ -31,7 +31,8 @@ def print_report(report: EvalReport) -> None:
                 "—" if agg.stderr is None else _pct(agg.stderr),
             )
     for group, agg in report.groups.items():
-        table.add_row(f"[bold]{group}", "", str(agg.n), "mean of *", _pct(agg.value), "")
+        how = report.document["groups"][group]["aggregation"].replace("_", "-")
+        table.add_row(f"[bold]{group}", "", str(agg.n), f"{how} mean of *", _pct(agg.value), "")
     console.print(table)
     console.print("* headline metric. " + "; ".join(f"{m}: {note}" for m, note in used.items()))
 
