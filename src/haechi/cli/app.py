@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from haechi import __version__
-from haechi.cli import models_cmd, redteam_cmd, skeletons, tasks_cmd
+from haechi.cli import judge_cmd, models_cmd, redteam_cmd, skeletons, tasks_cmd
 from haechi.cli.console import err_console, setup_logging
 from haechi.cli.demo_cmd import demo_command
 from haechi.cli.eval_cmd import eval_command
@@ -27,7 +27,7 @@ app.command("leaderboard")(leaderboard_command)
 app.command("demo")(demo_command)
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(tasks_cmd.app, name="tasks")
-app.add_typer(skeletons.judge, name="judge")
+app.add_typer(judge_cmd.app, name="judge")
 app.add_typer(redteam_cmd.app, name="redteam")
 app.add_typer(skeletons.build, name="build")
 

@@ -1,0 +1,60 @@
+"""Reading items to grade and writing scored items (jsonl)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from haechi.errors import InputError
+from haechi.io import write_text_atomic
+from haechi.judge.geval import CriterionScore
+from haechi.judge.prompts import JudgeItem
+from haechi.tasks.documents import read_file
+
+
+def read_items(path: Path) -> list[JudgeItem]:
+    """Items from jsonl: ``id``, ``source``, ``output`` required; ``doc_id``, ``system``,
+    ``reference`` optional. Errors name the file, line and field; ids must be unique."""
+    items, seen = [], set()
+    for doc in read_file(path):
+        fields = doc.fields
+        for name in ("id", "source", "output"):
+            if name not in fields:
+                raise InputError(f"item lacks field {name!r}", file=doc.origin, field=name)
+        item_id = str(fields["id"])
+        if item_id in seen:
+            raise InputError(f"duplicate id {item_id!r}", file=doc.origin, field="id")
+        seen.add(item_id)
+        reference = fields.get("reference")
+        items.append(
+            JudgeItem(
+                id=item_id,
+                source=str(fields["source"]),
+                output=str(fields["output"]),
+                doc_id=str(fields.get("doc_id", "")),
+                system=str(fields.get("system", "")),
+                reference=None if reference is None else str(reference),
+            )
+        )
+    return items
+
+
+def write_scored(
+    path: Path, items: Sequence[JudgeItem], scores: Sequence[dict[str, CriterionScore]]
+) -> None:
+    """Each item with ``scores`` (criterion → float or null) and per-criterion ``details``."""
+    lines = []
+    for item, row in zip(items, scores, strict=True):
+        record = {
+            "id": item.id,
+            "doc_id": item.doc_id,
+            "system": item.system,
+            "source": item.source,
+            "output": item.output,
+            "reference": item.reference,
+            "scores": {name: s.score for name, s in row.items()},
+            "details": {name: s.record() for name, s in row.items()},
+        }
+        lines.append(json.dumps(record, ensure_ascii=False))
+    write_text_atomic(path, "\n".join(lines) + "\n")
