@@ -7,10 +7,10 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from haechi.errors import InputError
+from haechi.yaml_files import read_yaml_mapping
 
 
 class Criterion(BaseModel):
@@ -58,13 +58,9 @@ def bundled_criteria() -> dict[str, Criterion]:
 
 
 def load_criterion(path: Path) -> Criterion:
+    raw, _ = read_yaml_mapping(path, "criterion file")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         return Criterion.model_validate(raw)
-    except OSError as exc:
-        raise InputError(f"cannot read criterion: {exc.strerror}", file=str(path)) from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}", file=str(path)) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or None

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from haechi.errors import InputError
+from haechi.yaml_files import read_yaml_mapping
 
 
 class TargetSpec(BaseModel):
@@ -99,19 +99,7 @@ class CampaignSpec(BaseModel):
 
 def load_campaign(path: Path) -> CampaignSpec:
     """Read and validate a campaign file; errors name the file, the line and the field."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read campaign: {exc.strerror}", file=str(path)) from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        line = mark.line + 1 if mark is not None else None
-        raise InputError(f"not valid YAML: {problem}", file=str(path), line=line) from None
-    if not isinstance(raw, dict):
-        raise InputError("a campaign file must hold a mapping", file=str(path))
+    raw, text = read_yaml_mapping(path, "campaign")
     try:
         return CampaignSpec.model_validate(raw)
     except ValidationError as exc:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from haechi.errors import InputError
+from haechi.yaml_files import read_yaml_mapping
 
 Metric = Literal["acc", "acc_norm", "acc_bytes", "acc_tokens", "mc1", "mc2", "f1", "exact_match"]
 Aggregation = Literal["kobbq"]
@@ -166,17 +166,7 @@ class GroupSpec(BaseModel):
 
 def load_spec(path: Path) -> TaskSpec:
     """Read and validate one task YAML; errors name the file and the field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot read task file: {exc.strerror}", file=str(path)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"not valid YAML: {problem}", file=str(path), line=line) from None
-    if not isinstance(raw, dict):
-        raise InputError("a task file must hold a mapping", file=str(path))
+    raw, _ = read_yaml_mapping(path, "task file")
     try:
         return TaskSpec.model_validate({**raw, "source": str(path)})
     except ValidationError as exc:
