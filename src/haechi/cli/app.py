@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from haechi import __version__
-from haechi.cli import judge_cmd, models_cmd, redteam_cmd, skeletons, tasks_cmd
+from haechi.cli import build_cmd, judge_cmd, models_cmd, redteam_cmd, tasks_cmd
 from haechi.cli.console import err_console, setup_logging
 from haechi.cli.demo_cmd import demo_command
 from haechi.cli.eval_cmd import eval_command
@@ -29,7 +29,7 @@ app.add_typer(models_cmd.app, name="models")
 app.add_typer(tasks_cmd.app, name="tasks")
 app.add_typer(judge_cmd.app, name="judge")
 app.add_typer(redteam_cmd.app, name="redteam")
-app.add_typer(skeletons.build, name="build")
+app.add_typer(build_cmd.app, name="build")
 
 
 def _version(value: bool) -> None:

@@ -1,10 +1,13 @@
-"""Command groups whose commands arrive with their features; each says what it will hold."""
+"""``haechi build``: tools a team uses before it evaluates a model."""
 
 from __future__ import annotations
 
 import typer
 
-build = typer.Typer(
+from haechi.cli.build_tokens_cmd import tokens_command
+
+app = typer.Typer(
     help="Build models: depth up-scaling, training-memory estimates, fine-tuning, tokenizer efficiency.",
     no_args_is_help=True,
 )
+app.command("tokens")(tokens_command)
