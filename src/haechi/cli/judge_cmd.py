@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from haechi.cli.console import console
+from haechi.cli.judge_meta_cmd import meta_eval_command
 from haechi.cli.leaderboard_cmd import DbOption
 from haechi.cli.models_cmd import BaseUrl, ModelArgs, model_arguments
 
@@ -16,6 +17,7 @@ app = typer.Typer(
     help="Grade generations with an LLM judge (G-Eval) and meta-evaluate it against human ratings.",
     no_args_is_help=True,
 )
+app.command("meta-eval")(meta_eval_command)
 
 
 @app.command("geval")
