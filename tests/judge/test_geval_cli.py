@@ -59,3 +59,33 @@ def test_geval_command_scores_and_stores(tiny_llama_dir: Path, tmp_path: Path) -
         capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
     )  # fmt: skip
     assert bad.returncode == 2 and "output" in bad.stderr and "bad.jsonl:1" in bad.stderr
+
+
+def test_pairwise_command_counts_winners(tiny_qwen2_dir: Path, tmp_path: Path) -> None:
+    pairs = tmp_path / "pairs.jsonl"
+    rows = [
+        {
+            "id": "p1",
+            "source": "요약하세요: 서울은 수도다.",
+            "output_a": "서울은 수도다.",
+            "output_b": "부산",
+        },
+        {"id": "p2", "source": "번역: cat", "output_a": "고양이", "output_b": "개"},
+    ]
+    pairs.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
+    out = tmp_path / "winners.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "haechi", "judge", "pairwise", "--judge", f"hf/{tiny_qwen2_dir}",
+         "--criteria", "helpfulness_ko", "--input", str(pairs), "--output", str(out)],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in records] == ["p1", "p2"]
+    for r in records:
+        verdict = r["pairwise"]["helpfulness_ko"]
+        first, second = verdict["orders"]
+        agreed = first == {"A": "B", "B": "A"}[second]
+        assert verdict["winner"] == (first if agreed else "tie")

@@ -89,3 +89,48 @@ def geval_command(
     console.print(table)
     run_id = store_judge_run(db, model, chosen, plan, method, scores)
     console.print(f"scored items: {output}; stored as run {run_id}")
+
+
+@app.command("pairwise")
+def pairwise_command(
+    judge: Annotated[str, typer.Option("--judge", help="The judge's model spec.")],
+    criteria: Annotated[
+        str, typer.Option(help="Comma-separated criteria (bundled names or YAML paths).")
+    ],
+    input_path: Annotated[
+        Path, typer.Option("--input", help="Pairs jsonl: id, source, output_a, output_b.")
+    ],
+    output: Annotated[Path, typer.Option(help="jsonl of winners (A, B or tie) per criterion.")],
+    steps: Annotated[
+        Path | None, typer.Option(help="JSON criterion → steps, to pin the evaluation steps.")
+    ] = None,
+    model_args: ModelArgs = None,
+    base_url: BaseUrl = None,
+) -> None:
+    """A vs B on every criterion, asked in both orders; a preference that flips with the
+    position counts as a tie."""
+    from haechi.judge.criteria import resolve_criteria
+    from haechi.judge.geval import evaluation_steps, load_pinned_steps, pairwise
+    from haechi.judge.items import read_pairs, write_jsonl
+    from haechi.models import load
+
+    chosen = resolve_criteria(criteria)
+    pairs = read_pairs(input_path)
+    model = load(judge, **model_arguments(model_args, base_url))
+    plan = evaluation_steps(model, chosen, pinned=load_pinned_steps(steps) if steps else None)
+    records: list[dict[str, object]] = []
+    tally = {c.name: {"A": 0, "B": 0, "tie": 0} for c in chosen}
+    for pair in pairs:
+        winners: dict[str, object] = {}
+        for c in chosen:
+            verdict = pairwise(
+                model, c, plan[c.name], pair["source"], pair["output_a"], pair["output_b"]
+            )
+            winners[c.name] = {"winner": verdict.winner, "orders": list(verdict.orders)}
+            tally[c.name][verdict.winner] += 1
+        records.append({**pair, "pairwise": winners})
+    write_jsonl(output, records)
+    table = Table("criterion", "A wins", "B wins", "ties")
+    for name, counts in tally.items():
+        table.add_row(name, str(counts["A"]), str(counts["B"]), str(counts["tie"]))
+    console.print(table)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from haechi.errors import InputError
@@ -40,11 +40,28 @@ def read_items(path: Path) -> list[JudgeItem]:
     return items
 
 
+def read_pairs(path: Path) -> list[dict[str, str]]:
+    """Pairs from jsonl: ``id``, ``source``, ``output_a``, ``output_b`` (all required)."""
+    pairs = []
+    for doc in read_file(path):
+        for name in ("id", "source", "output_a", "output_b"):
+            if name not in doc.fields:
+                raise InputError(f"pair lacks field {name!r}", file=doc.origin, field=name)
+        pairs.append({k: str(doc.fields[k]) for k in ("id", "source", "output_a", "output_b")})
+    return pairs
+
+
+def write_jsonl(path: Path, records: Sequence[Mapping[str, object]]) -> None:
+    """One JSON object a line, written atomically."""
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    write_text_atomic(path, text)
+
+
 def write_scored(
     path: Path, items: Sequence[JudgeItem], scores: Sequence[dict[str, CriterionScore]]
 ) -> None:
     """Each item with ``scores`` (criterion → float or null) and per-criterion ``details``."""
-    lines = []
+    lines: list[Mapping[str, object]] = []
     for item, row in zip(items, scores, strict=True):
         record = {
             "id": item.id,
@@ -56,5 +73,5 @@ def write_scored(
             "scores": {name: s.score for name, s in row.items()},
             "details": {name: s.record() for name, s in row.items()},
         }
-        lines.append(json.dumps(record, ensure_ascii=False))
-    write_text_atomic(path, "\n".join(lines) + "\n")
+        lines.append(record)
+    write_jsonl(path, lines)
