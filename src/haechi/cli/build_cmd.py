@@ -5,9 +5,11 @@ from __future__ import annotations
 import typer
 
 from haechi.cli.build_tokens_cmd import tokens_command
+from haechi.cli.build_upscale_cmd import upscale_command
 
 app = typer.Typer(
     help="Build models: depth up-scaling, training-memory estimates, fine-tuning, tokenizer efficiency.",
     no_args_is_help=True,
 )
+app.command("upscale")(upscale_command)
 app.command("tokens")(tokens_command)
