@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from haechi.cli.build_memory_cmd import estimate_command, measure_command
 from haechi.cli.build_tokens_cmd import tokens_command
 from haechi.cli.build_upscale_cmd import upscale_command
 
@@ -13,3 +14,11 @@ app = typer.Typer(
 )
 app.command("upscale")(upscale_command)
 app.command("tokens")(tokens_command)
+
+memory = typer.Typer(
+    help="Training memory: estimate it from a config, or measure a few real steps.",
+    no_args_is_help=True,
+)
+memory.command("estimate")(estimate_command)
+memory.command("measure")(measure_command)
+app.add_typer(memory, name="memory")
