@@ -226,3 +226,14 @@ def test_leaderboard_row_takes_newest_spec_for_a_fingerprint(store: Store) -> No
     eval_run(store, "fp", [primary("g", 0.6, group=True)], spec="hf/new-path")
     (row,) = store.leaderboard().rows
     assert (row.model_spec, row.values) == ("hf/new-path", {"g": 0.6})
+
+
+def test_find_running_matches_kind_config_and_name(store: Store) -> None:
+    first = store.start_run("eval", "hf/a", "fp", {"resume_key": "k1"}, {})
+    store.start_run("redteam", "hf/a", "fp", {"resume_key": "k1"}, {}, name="c")
+    done = store.start_run("eval", "hf/a", "fp", {"resume_key": "k2"}, {})
+    store.finish_run(done)
+    assert store.find_running("eval", "resume_key", "k1") == first
+    assert store.find_running("eval", "resume_key", "k2") is None  # finished: not resumable
+    assert store.find_running("redteam", "resume_key", "k1", name="other") is None
+    assert store.find_running("redteam", "resume_key", "k1", name="c") is not None

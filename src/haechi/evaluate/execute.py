@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
 from haechi.evaluate.cache import (
     ResponseCache,
     decode_generation,
@@ -28,6 +26,7 @@ from haechi.models.base import (
     LoglikelihoodRequest,
     LoglikelihoodResult,
 )
+from haechi.progress import progress_bar
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
@@ -79,15 +78,9 @@ def _run_cached(
     stored = cache.get_many(fingerprint, keys) if cache else [None] * len(requests)
     results: list[Res | None] = [None if v is None else decode(v) for v in stored]
     hits = sum(1 for r in results if r is not None)
-    columns = (
-        TextColumn(f"[bold]{label}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("requests"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, disable=not progress, transient=True) as bar:
-        task = bar.add_task(label, total=len(requests))
+    with progress_bar(
+        label, len(requests), show=progress, unit="requests", transient=True
+    ) as advance:
         for start in range(0, len(requests), chunk):
             stop = min(start + chunk, len(requests))
             if any(r is None for r in results[start:stop]):
@@ -97,5 +90,5 @@ def _run_cached(
                     cache.put_many(
                         fingerprint, zip(keys[start:stop], map(encode, computed), strict=True)
                     )
-            bar.advance(task, stop - start)
+            advance(stop - start)
     return [r for r in results if r is not None], hits

@@ -160,11 +160,10 @@ def _resume_key(run_config: dict[str, Any]) -> str:
 def _start_or_resume(
     store: Store, model: LanguageModel, run_config: dict[str, Any], versions: dict[str, str]
 ) -> str:
-    key = run_config["resume_key"]
-    for run in store.list_runs(kind="eval", limit=None):
-        if run.status == "running" and run.config.get("resume_key") == key:
-            log.info("resuming run %s", run.id)
-            return run.id
+    resumed = store.find_running("eval", "resume_key", run_config["resume_key"])
+    if resumed is not None:
+        log.info("resuming run %s", resumed)
+        return resumed
     return store.start_run("eval", model.name, model.fingerprint, run_config, versions)
 
 

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
 from haechi.models import ChatMessage, Generation, GenerationRequest, LanguageModel, load
+from haechi.progress import progress_bar
 from haechi.redteam.campaign import CampaignSpec, TargetSpec
 from haechi.redteam.detectors import build_detector, combine_verdicts
 from haechi.redteam.generators import Attack, red_lm_cases
@@ -85,14 +84,14 @@ class Campaign:
             pair = next((g for g in self.spec.generators if g.type == "pair"), None)
             total = len(pending) + (len(pair_seeds) if pair else 0)
             exhausted = False
-            with _progress(progress, total) as (bar, task):
+            with progress_bar("attacking", total, show=progress) as advance:
                 for start in range(0, len(pending), self.spec.concurrency):
                     if self._over_budget():
                         exhausted = True
                         break
                     chunk = pending[start : start + self.spec.concurrency]
                     add_attempts(store, run_id, self._send(chunk))
-                    bar.advance(task, len(chunk))
+                    advance(len(chunk))
                 if pair is not None and not exhausted:
                     attacker = self.attackers[pair.model or ""]
                     for start in range(0, len(pair_seeds), self.spec.concurrency):
@@ -101,7 +100,7 @@ class Campaign:
                             break
                         chunk_seeds = pair_seeds[start : start + self.spec.concurrency]
                         add_attempts(store, run_id, run_pair(self, chunk_seeds, attacker, pair))
-                        bar.advance(task, len(chunk_seeds))
+                        advance(len(chunk_seeds))
         except BaseException as exc:
             if not isinstance(exc, KeyboardInterrupt):
                 store.finish_run(run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
@@ -127,14 +126,12 @@ class Campaign:
 
     def _start_or_resume(self, store: Store) -> str:
         fingerprint = self.spec.fingerprint()
-        for run in store.list_runs(kind="redteam", limit=None):
-            if (
-                run.status == "running"
-                and run.name == self.spec.name
-                and run.config.get("campaign_fingerprint") == fingerprint
-            ):
-                log.info("resuming run %s of campaign %s", run.id, self.spec.name)
-                return run.id
+        resumed = store.find_running(
+            "redteam", "campaign_fingerprint", fingerprint, name=self.spec.name
+        )
+        if resumed is not None:
+            log.info("resuming run %s of campaign %s", resumed, self.spec.name)
+            return resumed
         config = {
             "campaign": self.spec.model_dump(mode="json"),
             "campaign_fingerprint": fingerprint,
@@ -310,24 +307,3 @@ def _target_args(spec: CampaignSpec) -> dict[str, Any]:
 
 def _message_json(message: ChatMessage) -> dict[str, str]:
     return {"role": message.role, "content": message.content}
-
-
-class _progress:
-    """A rich progress bar with ETA (or nothing when not shown)."""
-
-    def __init__(self, show: bool, total: int) -> None:
-        columns = (
-            TextColumn("[bold]attacking"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-        )
-        self.bar = Progress(*columns, disable=not show)
-        self.total = total
-
-    def __enter__(self) -> tuple[Progress, Any]:
-        self.bar.__enter__()
-        return self.bar, self.bar.add_task("attacking", total=self.total)
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.__exit__(None, None, None)

@@ -236,6 +236,20 @@ class Store:
             query = query.limit(limit)
         return self.transact(lambda s: [_to_record(run) for run in s.scalars(query)])
 
+    def find_running(
+        self, kind: str, config_key: str, value: object, *, name: str | None = None
+    ) -> str | None:
+        """The newest still-``running`` run of ``kind`` whose config has ``config_key`` ==
+        ``value`` (and, if given, this ``name``): what an interrupted run resumes."""
+        for run in self.list_runs(kind=kind, limit=None):
+            if (
+                run.status == "running"
+                and run.config.get(config_key) == value
+                and (name is None or run.name == name)
+            ):
+                return run.id
+        return None
+
     def leaderboard(self, group: str | None = None) -> Leaderboard:
         """One row per model fingerprint from its completed ``eval`` runs.
 
