@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 from tests.models.servers import convert_to_gguf, extract_converter, llama_cpp_sdist, llama_server
+from tests.postgres import db_url, postgres_server, postgres_url
+
+__all__ = ["db_url", "postgres_server", "postgres_url"]  # fixtures shared by every test folder
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from haechi import __version__
-from haechi.cli import build_cmd, judge_cmd, models_cmd, redteam_cmd, tasks_cmd
+from haechi.cli import build_cmd, judge_cmd, models_cmd, redteam_cmd, review_cmd, tasks_cmd
 from haechi.cli.console import err_console, setup_logging
 from haechi.cli.demo_cmd import demo_command
 from haechi.cli.eval_cmd import eval_command
@@ -30,6 +30,9 @@ app.add_typer(tasks_cmd.app, name="tasks")
 app.add_typer(judge_cmd.app, name="judge")
 app.add_typer(redteam_cmd.app, name="redteam")
 app.add_typer(build_cmd.app, name="build")
+app.add_typer(review_cmd.app, name="review")
+app.add_typer(review_cmd.users, name="users")
+app.command("serve")(review_cmd.serve_command)
 
 
 def _version(value: bool) -> None:

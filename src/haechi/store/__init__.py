@@ -7,6 +7,7 @@ haechi's data folder; see ``haechi.store.db``) and migrates the schema; the retu
 
 from __future__ import annotations
 
+from haechi.store import review_schema  # noqa: F401  (registers the review tables)
 from haechi.store.db import redacted_url, resolve_url
 from haechi.store.records import (
     Leaderboard,

@@ -1,4 +1,4 @@
-"""Store fixtures: ``db_url`` runs each test against a fresh SQLite file and a fresh
+"""Database fixtures (imported by tests/conftest.py): ``db_url`` runs each test against a fresh SQLite file and a fresh
 PostgreSQL database.
 
 PostgreSQL comes from ``$HAECHI_TEST_POSTGRES_URL`` (a server where the user may create

@@ -1,0 +1,1 @@
+"""Human review: label schemas, queues, labels, agreement and exports."""

@@ -1,0 +1,247 @@
+"""Labels: submitting them (exactly once per reviewer and item), reading an item as a
+given user may see it, and adjudicating disagreements into gold labels.
+
+A reviewer sees an item only while it is assigned to them, its detector verdicts only
+after their own label is in, and never another reviewer's label; admins see everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from haechi.review.accounts import Account, PermissionDenied
+from haechi.review.campaigns import campaign_row
+from haechi.review.label_schema import LabelSchema
+from haechi.review.queue import assignment_for
+from haechi.store import Store
+from haechi.store.review_schema import (
+    ReviewAssignment,
+    ReviewCampaign,
+    ReviewGold,
+    ReviewItem,
+    ReviewLabel,
+    User,
+)
+
+
+@dataclass(frozen=True)
+class LabelView:
+    reviewer: str
+    values: dict[str, Any]
+    flagged: bool
+    seconds: float | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """An item as one user may see it: ``verdicts`` is ``None`` until they may see them;
+    ``labels`` holds only their own label unless they are an admin."""
+
+    id: int
+    external_id: str
+    campaign: str
+    label_schema: LabelSchema
+    prompt: str
+    response: str
+    category: str
+    source: str
+    turns: list[dict[str, str]]
+    chain: dict[str, Any]
+    verdicts: dict[str, Any] | None
+    mine: LabelView | None
+    labels: list[LabelView] = field(default_factory=list)
+    gold: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """``created`` is false when the reviewer had already labelled the item (the label
+    was then updated, or left as it was when the values are the same)."""
+
+    created: bool
+    changed: bool
+
+
+def submit_label(
+    store: Store,
+    campaign: str,
+    item_id: int,
+    account: Account,
+    values: dict[str, Any],
+    flagged: bool = False,
+) -> SubmitResult:
+    """Store ``account``'s label of an item assigned to them (validated against the
+    campaign's schema). Submitting again — a double click, a retry, another tab — updates
+    the one label and never adds a second."""
+
+    def work(session: Session) -> SubmitResult:
+        row = campaign_row(session, campaign, account)
+        clean = LabelSchema.model_validate(row.label_schema).validate_values(values)
+        assignment = assignment_for(session, row.id, item_id, account.id)
+        now = datetime.now(UTC)
+        seconds = (now - assignment.assigned_at).total_seconds()
+        assignment.status = "submitted"
+        try:
+            with session.begin_nested():
+                session.add(
+                    ReviewLabel(
+                        item_id=item_id,
+                        user_id=account.id,
+                        label_values=clean,
+                        flagged=flagged,
+                        seconds=seconds,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            return SubmitResult(created=True, changed=True)
+        except IntegrityError:
+            label = session.scalar(
+                select(ReviewLabel).where(
+                    ReviewLabel.item_id == item_id, ReviewLabel.user_id == account.id
+                )
+            )
+            if label is None:  # the other insert was rolled back after all: try again
+                raise
+            if label.label_values == clean and label.flagged == flagged:
+                return SubmitResult(created=False, changed=False)
+            label.label_values, label.flagged, label.updated_at = clean, flagged, now
+            return SubmitResult(created=False, changed=True)
+
+    return store.transact(work, write=True)
+
+
+def view_item(store: Store, campaign: str, item_id: int, account: Account) -> ItemView:
+    """The item as ``account`` may see it (``PermissionDenied`` otherwise)."""
+
+    def work(session: Session) -> ItemView:
+        row = campaign_row(session, campaign, account)
+        item = session.get(ReviewItem, item_id)
+        if item is None or item.campaign_id != row.id:
+            raise PermissionDenied(f"no item {item_id} in {campaign!r}")
+        if not account.is_admin:
+            assignment_for(session, row.id, item_id, account.id)
+        labels = _labels(session, item_id)
+        mine = next((label for uid, label in labels if uid == account.id), None)
+        gold = session.get(ReviewGold, item_id)
+        return ItemView(
+            id=item.id,
+            external_id=item.external_id,
+            campaign=row.name,
+            label_schema=LabelSchema.model_validate(row.label_schema),
+            prompt=item.prompt,
+            response=item.response,
+            category=item.category,
+            source=item.source,
+            turns=list(item.turns.get("turns", [])),
+            chain=item.chain,
+            verdicts=item.verdicts if (mine is not None or account.is_admin) else None,
+            mine=mine,
+            labels=[label for _, label in labels] if account.is_admin else [],
+            gold=gold.label_values if gold is not None else None,
+        )
+
+    return store.transact(work)
+
+
+def _labels(session: Session, item_id: int) -> list[tuple[int, LabelView]]:
+    query = (
+        select(ReviewLabel, User.username)
+        .join(User, User.id == ReviewLabel.user_id)
+        .where(ReviewLabel.item_id == item_id)
+        .order_by(ReviewLabel.id)
+    )
+    return [
+        (
+            label.user_id,
+            LabelView(name, label.label_values, label.flagged, label.seconds, label.updated_at),
+        )
+        for label, name in session.execute(query)
+    ]
+
+
+def my_labelled_items(store: Store, campaign: str, account: Account) -> list[int]:
+    """Ids of the items ``account`` has labelled in ``campaign``, in the order labelled
+    (for moving back and forth between them)."""
+
+    def work(session: Session) -> list[int]:
+        row = campaign_row(session, campaign, account)
+        query = (
+            select(ReviewLabel.item_id)
+            .join(ReviewItem, ReviewItem.id == ReviewLabel.item_id)
+            .where(ReviewItem.campaign_id == row.id, ReviewLabel.user_id == account.id)
+            .order_by(ReviewLabel.created_at, ReviewLabel.id)
+        )
+        return list(session.scalars(query))
+
+    return store.transact(work)
+
+
+def _admin_campaign(session: Session, campaign: str, account: Account) -> ReviewCampaign:
+    if not account.is_admin:
+        raise PermissionDenied("only an admin may adjudicate")
+    return campaign_row(session, campaign, account)
+
+
+def disagreements(store: Store, campaign: str, account: Account) -> list[int]:
+    """Items (ids) an admin should adjudicate: no gold label yet, and either two labels
+    that differ on any non-text field, or a reviewer flagged it."""
+
+    def work(session: Session) -> list[int]:
+        row = _admin_campaign(session, campaign, account)
+        schema = LabelSchema.model_validate(row.label_schema)
+        compared = [f.name for f in schema.fields if f.kind != "text"]
+        gold = select(ReviewGold.item_id)
+        query = (
+            select(ReviewLabel.item_id, ReviewLabel.label_values, ReviewLabel.flagged)
+            .join(ReviewItem, ReviewItem.id == ReviewLabel.item_id)
+            .where(ReviewItem.campaign_id == row.id, ReviewLabel.item_id.not_in(gold))
+            .order_by(ReviewLabel.item_id)
+        )
+        seen: dict[int, set[str]] = {}
+        flagged: set[int] = set()
+        for item_id, values, was_flagged in session.execute(query):
+            seen.setdefault(item_id, set()).add(repr([values.get(n) for n in compared]))
+            if was_flagged:
+                flagged.add(item_id)
+        flagged_items = select(ReviewAssignment.item_id).where(
+            ReviewAssignment.status == "flagged",
+            ReviewAssignment.item_id.in_(
+                select(ReviewItem.id).where(ReviewItem.campaign_id == row.id)
+            ),
+            ReviewAssignment.item_id.not_in(gold),
+        )
+        flagged.update(session.scalars(flagged_items))
+        return sorted({i for i, kinds in seen.items() if len(kinds) > 1} | flagged)
+
+    return store.transact(work)
+
+
+def set_gold(
+    store: Store, campaign: str, item_id: int, account: Account, values: dict[str, Any]
+) -> None:
+    """An admin's adjudicated label for an item: its gold label (replacing any earlier)."""
+
+    def work(session: Session) -> None:
+        row = _admin_campaign(session, campaign, account)
+        item = session.get(ReviewItem, item_id)
+        if item is None or item.campaign_id != row.id:
+            raise PermissionDenied(f"no item {item_id} in {campaign!r}")
+        clean = LabelSchema.model_validate(row.label_schema).validate_values(values)
+        gold = session.get(ReviewGold, item_id)
+        now = datetime.now(UTC)
+        if gold is None:
+            session.add(
+                ReviewGold(item_id=item_id, user_id=account.id, label_values=clean, created_at=now)
+            )
+        else:
+            gold.label_values, gold.user_id, gold.created_at = clean, account.id, now
+
+    store.transact(work, write=True)

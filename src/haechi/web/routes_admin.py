@@ -1,0 +1,168 @@
+"""Admin pages (dashboard, adjudication, users, exports) and the leaderboard."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, Response
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from haechi.errors import InputError
+from haechi.review.accounts import add_user, list_users, update_user
+from haechi.review.campaigns import add_members, get_campaign, list_campaigns, members
+from haechi.review.exports import FORMATS, export_results
+from haechi.review.labels import disagreements, set_gold, view_item
+from haechi.review.results import campaign_results
+from haechi.review.summary import agreement_rows, summarize
+from haechi.web.app import AdminDep, ViewerDep, check_csrf, redirect, render, state
+from haechi.web.routes_review import campaign_url, form_values
+
+router = APIRouter()
+_MEDIA = {
+    "jsonl": "application/x-ndjson",
+    "csv": "text/csv",
+    "parquet": "application/vnd.apache.parquet",
+    "argilla": "application/x-ndjson",
+}
+
+
+@router.get("/leaderboard")
+def leaderboard(request: Request, who: ViewerDep) -> Response:
+    board = state(request).store.leaderboard(group="ko_h5")
+    if not any("ko_h5" in row.values for row in board.rows):
+        board = state(request).store.leaderboard()
+    return render(request, "leaderboard.html", who, board=board)
+
+
+@router.get("/c/{campaign}/dashboard")
+def dashboard(campaign: str, request: Request, who: AdminDep) -> Response:
+    store = state(request).store
+    info = get_campaign(store, campaign, who.account)
+    summary = summarize(campaign_results(store, campaign, who.account))
+    return render(
+        request,
+        "dashboard.html",
+        who,
+        info=info,
+        summary=summary,
+        agreement=agreement_rows(summary, by_category=True),
+        formats=FORMATS,
+        members=members(store, campaign),
+        disputed=len(disagreements(store, campaign, who.account)),
+        campaign_url=campaign_url,
+    )
+
+
+@router.get("/c/{campaign}/adjudicate")
+def adjudication_list(campaign: str, request: Request, who: AdminDep) -> Response:
+    items = disagreements(state(request).store, campaign, who.account)
+    return render(
+        request,
+        "adjudicate_list.html",
+        who,
+        campaign=campaign,
+        items=items,
+        campaign_url=campaign_url,
+    )
+
+
+@router.get("/c/{campaign}/adjudicate/{item_id}")
+def adjudication_item(campaign: str, item_id: int, request: Request, who: AdminDep) -> Response:
+    item = view_item(state(request).store, campaign, item_id, who.account)
+    return render(
+        request,
+        "adjudicate_item.html",
+        who,
+        item=item,
+        schema=item.label_schema,
+        values=item.gold or (item.labels[0].values if item.labels else {}),
+        campaign_url=campaign_url,
+    )
+
+
+@router.post("/c/{campaign}/adjudicate/{item_id}")
+async def save_gold(campaign: str, item_id: int, request: Request, who: AdminDep) -> Response:
+    form = await request.form()
+    check_csrf(who, form)
+    store = state(request).store
+    item = await run_in_threadpool(view_item, store, campaign, item_id, who.account)
+    values = form_values(item.label_schema, form)
+    await run_in_threadpool(set_gold, store, campaign, item_id, who.account, values)
+    return redirect(campaign_url(campaign, "adjudicate"))
+
+
+@router.get("/c/{campaign}/export")
+def export(campaign: str, request: Request, who: AdminDep, fmt: str = "jsonl") -> Response:
+    if fmt not in FORMATS:
+        raise InputError(f"format must be one of {list(FORMATS)}", field="fmt")
+    results = campaign_results(state(request).store, campaign, who.account)
+    folder = Path(tempfile.mkdtemp(prefix="haechi-export-"))
+    suffix = "argilla.jsonl" if fmt == "argilla" else fmt
+    out = export_results(results, fmt, folder / f"{campaign}.{suffix}")
+
+    def cleanup() -> None:
+        for path in folder.iterdir():
+            path.unlink()
+        folder.rmdir()
+
+    return FileResponse(
+        out, media_type=_MEDIA[fmt], filename=out.name, background=BackgroundTask(cleanup)
+    )
+
+
+@router.get("/admin/users")
+def users_page(request: Request, who: AdminDep) -> Response:
+    store = state(request).store
+    campaigns = list_campaigns(store, who.account)
+    return render(
+        request,
+        "users.html",
+        who,
+        users=list_users(store),
+        campaigns=campaigns,
+        members={c.name: members(store, c.name) for c in campaigns},
+    )
+
+
+@router.post("/admin/users")
+async def create_user(request: Request, who: AdminDep) -> Response:
+    form = await request.form()
+    check_csrf(who, form)
+    role = str(form.get("role", "reviewer"))
+    await run_in_threadpool(
+        add_user,
+        state(request).store,
+        str(form.get("username", "")),
+        role if role in ("admin", "reviewer") else "reviewer",  # type: ignore[arg-type]
+        str(form.get("password", "")),
+    )
+    return redirect("/admin/users")
+
+
+@router.post("/admin/users/{user_id}")
+async def change_user(user_id: int, request: Request, who: AdminDep) -> Response:
+    form = await request.form()
+    check_csrf(who, form)
+    role = form.get("role")
+    if user_id == who.account.id and (role == "reviewer" or form.get("active") == "no"):
+        raise InputError("an admin cannot demote or switch off their own account", field="user")
+    await run_in_threadpool(
+        update_user,
+        state(request).store,
+        user_id,
+        role=role if role in ("admin", "reviewer") else None,  # type: ignore[arg-type]
+        active={"yes": True, "no": False}.get(str(form.get("active"))),
+    )
+    return redirect("/admin/users")
+
+
+@router.post("/admin/members")
+async def add_campaign_members(request: Request, who: AdminDep) -> Response:
+    form = await request.form()
+    check_csrf(who, form)
+    names = [n.strip() for n in str(form.get("usernames", "")).split(",") if n.strip()]
+    await run_in_threadpool(add_members, state(request).store, str(form.get("campaign", "")), names)
+    return redirect("/admin/users")

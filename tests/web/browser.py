@@ -1,0 +1,56 @@
+"""Driving Debian's chromium through Playwright (no browser download).
+
+Without Playwright or chromium the browser tests skip, unless ``HAECHI_REQUIRE_BROWSER=1``
+(CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+CHROMIUM = os.environ.get("HAECHI_CHROMIUM", "/usr/bin/chromium")
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("HAECHI_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"HAECHI_REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless chromium browser."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install playwright)")
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        _unavailable(f"no chromium at {CHROMIUM} (apt-get install chromium)")
+    # chromium's sandbox refuses to run as root (CI containers)
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def browser_login(page: Any, url: str, username: str, password: str) -> None:
+    """Log in through the form, as a person would."""
+    page.goto(f"{url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/")
+
+
+def keys_ready(page: Any) -> None:
+    """Wait until the page's keyboard shortcuts are attached."""
+    page.wait_for_selector("body[data-keys=ready]", state="attached")
