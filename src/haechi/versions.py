@@ -8,10 +8,11 @@ from importlib import metadata
 RECORDED = ("haechi", "torch", "transformers", "tokenizers", "httpx", "vllm", "sqlalchemy")
 
 
-def package_versions() -> dict[str, str]:
-    """Installed versions of the packages in ``RECORDED`` (absent ones are left out)."""
+def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Installed versions of the packages in ``RECORDED`` and ``extra`` (absent ones are left
+    out)."""
     found = {"python": platform.python_version()}
-    for name in RECORDED:
+    for name in (*RECORDED, *extra):
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

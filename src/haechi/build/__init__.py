@@ -3,15 +3,20 @@
 from haechi.build.memory import MeasuredPeak, MemoryEstimate
 from haechi.build.memory_estimate import estimate
 from haechi.build.memory_measure import measure
+from haechi.build.train import plan_memory  # not train(): it would hide its module's name
+from haechi.build.train_config import TrainConfig, TrainReport
 from haechi.build.upscale import UpscaleReport, depth_upscale, plan_upscale, solar_layer_map
 
 __all__ = [
     "MeasuredPeak",
     "MemoryEstimate",
+    "TrainConfig",
+    "TrainReport",
     "UpscaleReport",
     "depth_upscale",
     "estimate",
     "measure",
+    "plan_memory",
     "plan_upscale",
     "solar_layer_map",
 ]

@@ -6,6 +6,7 @@ import typer
 
 from haechi.cli.build_memory_cmd import estimate_command, measure_command
 from haechi.cli.build_tokens_cmd import tokens_command
+from haechi.cli.build_train_cmd import train_command
 from haechi.cli.build_upscale_cmd import upscale_command
 
 app = typer.Typer(
@@ -14,6 +15,7 @@ app = typer.Typer(
 )
 app.command("upscale")(upscale_command)
 app.command("tokens")(tokens_command)
+app.command("train")(train_command)
 
 memory = typer.Typer(
     help="Training memory: estimate it from a config, or measure a few real steps.",

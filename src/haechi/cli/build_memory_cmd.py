@@ -66,7 +66,9 @@ def estimate_command(
         batch_size, seq_len, precision, optimizer, grad_checkpointing, lora_rank,
         lora_targets, grad_accum, attention, device,
     )  # fmt: skip
-    result = estimate_setup(load_config(model), setup, gpu_memory=_size(gpu_memory), model=model)
+    result = estimate_setup(
+        load_config(model), setup, gpu_memory=memory_size(gpu_memory), model=model
+    )
     if json_out:
         console.print_json(json.dumps(result.model_dump(mode="json")))
         return
@@ -137,7 +139,8 @@ def _setup(
     return setup_from(**values)
 
 
-def _size(value: str | None) -> int | None:
+def memory_size(value: str | None, field: str = "gpu-memory") -> int | None:
+    """A byte count from "24GB", "80GiB" or plain bytes; errors name ``field``."""
     if value is None:
         return None
     from haechi.build.checkpoint_io import parse_size
@@ -145,7 +148,7 @@ def _size(value: str | None) -> int | None:
     try:
         return parse_size(int(value) if value.isdigit() else value)
     except InputError as exc:
-        raise InputError(exc.message, field="gpu-memory", hint=exc.hint) from None
+        raise InputError(exc.message, field=field, hint=exc.hint) from None
 
 
 def gib(n: int) -> str:

@@ -1,0 +1,248 @@
+"""The settings of a fine-tuning run and the record it leaves (``train_report.json``).
+
+Sizes are bytes, times seconds, throughput per second of optimizer steps (forward,
+backward and optimizer update; evaluation and checkpoint saving left out).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, computed_field, model_validator
+
+from haechi.build.memory import LINEAR_NAMES, Attention, MemoryEstimate, OptimizerName, Precision
+from haechi.build.train_data import DataFormat
+
+Method = Literal["full", "lora", "qlora"]
+TrainDevice = Literal["auto", "cuda", "cpu"]
+LossOn = Literal["all", "completion", "assistant"]
+
+DEFAULT_LR = {"full": 2e-5, "lora": 2e-4, "qlora": 2e-4}
+
+
+class TrainConfig(BaseModel):
+    """A supervised fine-tuning run (TRL's ``SFTTrainer``) on one device.
+
+    ``model``: a hub id or a model folder (``revision`` for hub ids). ``data``: a jsonl of
+    ``messages`` or ``prompt``/``response`` lines (see ``train_data``); ``eval_data`` or
+    ``eval_fraction`` holds some out. ``method``: ``full`` (every weight), ``lora``
+    (adapters on ``lora_targets``, base frozen) or ``qlora`` (LoRA on a 4-bit NF4 base;
+    CUDA and bitsandbytes only). ``precision`` uses the memory estimator's names: ``fp32``,
+    ``bf16-mixed``/``fp16-mixed`` (fp32 weights, autocast), ``bf16`` (the model in
+    bfloat16); ``auto`` is bf16-mixed on a GPU that supports it, fp32 otherwise (bf16 for
+    QLoRA). Each optimizer step sees ``batch_size`` x ``grad_accum`` sequences of at most
+    ``max_length`` tokens. Training runs ``epochs`` epochs unless ``max_steps`` is given.
+
+    ``memory_limit`` (bytes) is what the step may use: by default the GPU's memory, or on
+    CPU the available RAM. A run whose estimated peak exceeds it is refused unless
+    ``force``. ``cpu_peak``: how the CPU peak is read, the resident set (cheap) or torch's
+    allocator events (exact tensor bytes, but the profiler slows every op and keeps every
+    event). ``resume`` continues from the last checkpoint in ``output``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str
+    data: Path
+    output: Path
+    revision: str | None = None
+    eval_data: Path | None = None
+    eval_fraction: float | None = Field(default=None, gt=0, lt=1)
+    method: Method = "lora"
+    epochs: float = Field(default=1.0, gt=0)
+    max_steps: PositiveInt | None = None
+    batch_size: PositiveInt = 1
+    grad_accum: PositiveInt = 1
+    max_length: PositiveInt = 1024
+    learning_rate: float | None = Field(default=None, gt=0)
+    warmup_steps: int = Field(default=0, ge=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    optimizer: OptimizerName = "adamw"
+    precision: Precision | Literal["auto"] = "auto"
+    tf32: bool = False
+    grad_checkpointing: bool = False
+    packing: bool = False
+    assistant_only_loss: bool = False
+    lora_rank: PositiveInt = 16
+    lora_alpha: PositiveInt = 32
+    lora_dropout: float = Field(default=0.05, ge=0, lt=1)
+    lora_targets: tuple[str, ...] = LINEAR_NAMES
+    attention: Attention = "sdpa"
+    seed: int = 0
+    device: TrainDevice = "auto"
+    memory_limit: PositiveInt | None = None
+    cpu_peak: Literal["rss", "profiler"] = "rss"
+    force: bool = False
+    resume: bool = False
+    merge: bool = False
+    logging_steps: PositiveInt = 10
+    save_steps: PositiveInt = 500
+    save_total_limit: PositiveInt = 2
+    eval_steps: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainConfig:
+        if self.eval_data is not None and self.eval_fraction is not None:
+            raise ValueError("give eval_data or eval_fraction, not both")
+        if self.merge and self.method == "full":
+            raise ValueError(
+                "merge applies to lora/qlora adapters; full fine-tuning saves the model"
+            )
+        if self.eval_steps is not None and self.eval_data is None and self.eval_fraction is None:
+            raise ValueError("eval_steps needs eval_data or eval_fraction")
+        return self
+
+    @property
+    def lr(self) -> float:
+        """The learning rate: as given, or 2e-4 for LoRA/QLoRA and 2e-5 for full fine-tuning."""
+        return self.learning_rate or DEFAULT_LR[self.method]
+
+
+class ModelIdentity(BaseModel):
+    """Which base model was trained: ``revision`` is the hub commit (or the one asked for);
+    ``weights_hash`` the sha256 over a local folder's weights (``models.fingerprint``)."""
+
+    model: str
+    family: str
+    revision: str | None
+    weights_hash: str | None
+    dtype: str
+    parameters: int
+    trainable_parameters: int
+
+
+class DataSummary(BaseModel):
+    """The training and evaluation examples and what the loss is computed on."""
+
+    file: str
+    sha256: str
+    format: DataFormat
+    chat_template: bool
+    loss_on: LossOn
+    train_examples: int
+    eval_file: str | None = None
+    eval_sha256: str | None = None
+    eval_examples: int = 0
+
+
+class MemoryCheck(BaseModel):
+    """The estimated peak of a training step next to the memory the run may use.
+
+    ``estimate`` is the estimator's plain training loop (``None`` for model families it
+    does not cover: the check is then skipped); ``moments`` are its moments with what
+    TRL, peft and bitsandbytes change (``train_overheads``), and ``overheads`` those
+    changes at the run's peak moment. ``advice`` maps a change of settings (CLI flags)
+    to its estimated peak.
+    """
+
+    device: Literal["cuda", "cpu"]
+    precision: Precision
+    limit: int
+    limit_source: str
+    estimate: MemoryEstimate | None
+    moments: dict[str, int] = {}
+    overheads: dict[str, int] = {}
+    advice: dict[str, int] = {}
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def peak_moment(self) -> str | None:
+        return max(self.moments, key=lambda name: self.moments[name]) if self.moments else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def total(self) -> int | None:
+        """The estimated peak of this run (bytes; the CUDA context included on CUDA)."""
+        return max(self.moments.values()) if self.moments else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def allocated(self) -> int | None:
+        """``total`` less the CUDA context: comparable with ``max_memory_allocated``."""
+        if self.total is None or self.estimate is None:
+            return None
+        return self.total - self.estimate.other_items.get("framework_overhead", 0)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def fits(self) -> bool | None:
+        return None if self.total is None else self.total <= self.limit
+
+
+class Throughput(BaseModel):
+    """Work done inside optimizer steps in this session (a resumed run counts its own).
+
+    ``samples`` are training sequences (a packed row counts each sequence it holds);
+    ``tokens`` are real tokens, padding left out. The rates leave out the session's first
+    step (``first_step_*``: lazy allocations, kernel selection) when it ran more than one.
+    """
+
+    steps: int
+    samples: int
+    tokens: int
+    seconds: float
+    first_step_samples: int
+    first_step_tokens: int
+    first_step_seconds: float
+
+    def _rate(self, count: int, first: int) -> float:
+        if self.steps > 1:
+            count, seconds = count - first, self.seconds - self.first_step_seconds
+        else:
+            seconds = self.seconds
+        return count / seconds if seconds > 0 else 0.0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def samples_per_second(self) -> float:
+        return self._rate(self.samples, self.first_step_samples)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def tokens_per_second(self) -> float:
+        return self._rate(self.tokens, self.first_step_tokens)
+
+
+class PeakMemory(BaseModel):
+    """The measured peak of this session's training (bytes) and how it was read, next to
+    the estimate comparable with it (``MemoryEstimate.allocated`` on CUDA, the total on
+    CPU)."""
+
+    bytes: int
+    method: str
+    estimated: int | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def relative_error(self) -> float | None:
+        """(estimated − measured) / measured: positive when the estimate is too high."""
+        if self.estimated is None or not self.bytes:
+            return None
+        return (self.estimated - self.bytes) / self.bytes
+
+
+class LossPoint(BaseModel):
+    step: int
+    loss: float
+
+
+class TrainReport(BaseModel):
+    """Everything needed to reproduce and judge a run; written to ``train_report.json``."""
+
+    config: TrainConfig
+    base_model: ModelIdentity
+    data: DataSummary
+    device_name: str
+    memory: MemoryCheck
+    forced: bool
+    peak: PeakMemory
+    throughput: Throughput
+    global_step: int
+    resumed_from: str | None
+    losses: list[LossPoint]
+    eval_losses: list[LossPoint]
+    outputs: dict[str, str]  # adapter | model | merged -> folder
+    versions: dict[str, str]
+    started_at: str
+    wall_seconds: float
