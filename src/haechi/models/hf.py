@@ -56,6 +56,8 @@ class HFModel:
         self.target = target
         self.args = args
         self.stats = TokenStats()
+        # decode-time processors (haechi.guard) passed to every generate call
+        self.logits_processors: list[Any] = []
         local = Path(target).expanduser()
         if _looks_like_path(target) and not local.is_dir():
             raise InputError(f"no model folder at {target}", field="model")

@@ -115,6 +115,10 @@ def _run(
         kwargs.update(temperature=request.temperature, top_p=request.top_p, top_k=0)
     if request.stop:
         kwargs.update(stop_strings=list(request.stop), tokenizer=model.tokenizer)
+    if model.logits_processors:
+        from transformers import LogitsProcessorList
+
+        kwargs["logits_processor"] = LogitsProcessorList(model.logits_processors)
     out = model.model.generate(ids.to(model.device), attention_mask=mask.to(model.device), **kwargs)
     generations = []
     for row, (r, tokens) in enumerate(zip(requests, prompts, strict=True)):

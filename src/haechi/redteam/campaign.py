@@ -83,6 +83,9 @@ class CampaignSpec(BaseModel):
     converter_model: str | None = Field(
         None, description="model spec for model-based converters (translate, paraphrase)"
     )
+    mitigation: str | None = Field(
+        None, description="decode-time guard on the target, e.g. gedi:./gedi-dir (haechi.guard)"
+    )
 
     @field_validator("converters", mode="before")
     @classmethod
@@ -91,9 +94,25 @@ class CampaignSpec(BaseModel):
             return [[c] if isinstance(c, str) else c for c in value]
         return value
 
+    @field_validator("mitigation")
+    @classmethod
+    def _mitigation(cls, value: str | None) -> str | None:
+        from haechi.guard.spec import parse_guard
+
+        if value is not None:
+            try:
+                parse_guard(value, field="mitigation")
+            except InputError as exc:
+                raise ValueError(exc.message + (f" ({exc.hint})" if exc.hint else "")) from None
+        return value
+
     def fingerprint(self) -> str:
-        """A hash of everything that decides which attempts exist and how they are judged."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        """A hash of everything that decides which attempts exist and how they are judged
+        (an unset ``mitigation`` is left out, so campaigns written before it keep theirs)."""
+        unset = {"mitigation"} if self.mitigation is None else set()
+        blob = json.dumps(
+            self.model_dump(mode="json", exclude=unset), sort_keys=True, ensure_ascii=False
+        )
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 

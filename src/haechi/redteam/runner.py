@@ -60,6 +60,12 @@ class Campaign:
         self.base_dir = base_dir
         load_model = loader or (lambda s, a: load(s, **a))
         self.target = load_model(spec.target.model, _target_args(spec))
+        if spec.mitigation:
+            from haechi.guard import apply_guard
+
+            self.target = apply_guard(
+                self.target, spec.mitigation, base_dir=base_dir, field="mitigation"
+            )
         self.detectors: list[Detector] = [
             build_detector(d, where=f"detectors[{i}]") for i, d in enumerate(spec.detectors)
         ]
