@@ -34,7 +34,15 @@ def test_fresh_database_is_migrated_to_head(db_url: str, engine: Engine) -> None
     assert current_revisions(engine) == ()
     with open_store(db_url):
         pass
-    tables = {"runs", "results", "attempts", "attempt_verdicts", "users", "review_labels", "alembic_version"}
+    tables = {
+        "runs",
+        "results",
+        "attempts",
+        "attempt_verdicts",
+        "users",
+        "review_labels",
+        "alembic_version",
+    }
     assert tables <= set(inspect(engine).get_table_names())
     assert current_revisions(engine) == head_revisions()
     assert head_revisions() == ("0003",)

@@ -8,10 +8,21 @@ from typing import Annotated
 import typer
 
 from haechi import __version__
-from haechi.cli import build_cmd, judge_cmd, models_cmd, redteam_cmd, review_cmd, tasks_cmd
+from haechi.cli import (
+    arena_cmd,
+    build_cmd,
+    guard_cmd,
+    judge_cmd,
+    models_cmd,
+    redteam_cmd,
+    review_cmd,
+    tasks_cmd,
+)
+from haechi.cli.chat_cmd import chat_command
 from haechi.cli.console import err_console, setup_logging
 from haechi.cli.demo_cmd import demo_command
 from haechi.cli.eval_cmd import eval_command
+from haechi.cli.generate_cmd import generate_command
 from haechi.cli.leaderboard_cmd import leaderboard_command
 from haechi.errors import HaechiError
 
@@ -25,11 +36,15 @@ app = typer.Typer(
 app.command("eval")(eval_command)
 app.command("leaderboard")(leaderboard_command)
 app.command("demo")(demo_command)
+app.command("chat")(chat_command)
+app.command("generate")(generate_command)
+app.add_typer(arena_cmd.app, name="arena")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(tasks_cmd.app, name="tasks")
 app.add_typer(judge_cmd.app, name="judge")
 app.add_typer(redteam_cmd.app, name="redteam")
 app.add_typer(build_cmd.app, name="build")
+app.add_typer(guard_cmd.app, name="guard")
 app.add_typer(review_cmd.app, name="review")
 app.add_typer(review_cmd.users, name="users")
 app.command("serve")(review_cmd.serve_command)

@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from haechi.errors import InputError
+from haechi.io import read_jsonl_objects
 from haechi.review.accounts import ensure_annotator
 from haechi.review.campaigns import CampaignInfo
 from haechi.review.label_schema import LabelSchema, parse_schema_text
@@ -98,19 +99,7 @@ def read_import_file(path: Path) -> list[ImportLine]:
     """Parse an import jsonl; a judge's scored output (``source``, ``output``, ``scores``)
     is read as prompt, response and verdicts. Errors name the file, line and field."""
     lines = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not JSON: {exc.msg}", file=str(path), line=number) from None
-        if not isinstance(data, dict):
-            raise InputError("each line must be a JSON object", file=str(path), line=number)
+    for number, data in read_jsonl_objects(path):
         try:
             line = ImportLine.model_validate(_from_judge(data))
             line._where = (str(path), number)

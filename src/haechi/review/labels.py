@@ -19,6 +19,7 @@ from haechi.review.accounts import Account, PermissionDenied
 from haechi.review.campaigns import campaign_row
 from haechi.review.label_schema import LabelSchema
 from haechi.review.queue import assignment_for
+from haechi.review.results import StoredLabel, stored_labels
 from haechi.store import Store
 from haechi.store.review_schema import (
     ReviewAssignment,
@@ -26,17 +27,7 @@ from haechi.store.review_schema import (
     ReviewGold,
     ReviewItem,
     ReviewLabel,
-    User,
 )
-
-
-@dataclass(frozen=True)
-class LabelView:
-    reviewer: str
-    values: dict[str, Any]
-    flagged: bool
-    seconds: float | None
-    updated_at: datetime
 
 
 @dataclass(frozen=True)
@@ -55,8 +46,8 @@ class ItemView:
     turns: list[dict[str, str]]
     chain: dict[str, Any]
     verdicts: dict[str, Any] | None
-    mine: LabelView | None
-    labels: list[LabelView] = field(default_factory=list)
+    mine: StoredLabel | None
+    labels: list[StoredLabel] = field(default_factory=list)
     gold: dict[str, Any] | None = None
 
 
@@ -151,19 +142,9 @@ def view_item(store: Store, campaign: str, item_id: int, account: Account) -> It
     return store.transact(work)
 
 
-def _labels(session: Session, item_id: int) -> list[tuple[int, LabelView]]:
-    query = (
-        select(ReviewLabel, User.username)
-        .join(User, User.id == ReviewLabel.user_id)
-        .where(ReviewLabel.item_id == item_id)
-        .order_by(ReviewLabel.id)
-    )
+def _labels(session: Session, item_id: int) -> list[tuple[int, StoredLabel]]:
     return [
-        (
-            label.user_id,
-            LabelView(name, label.label_values, label.flagged, label.seconds, label.updated_at),
-        )
-        for label, name in session.execute(query)
+        (user, label) for _, user, label in stored_labels(session, ReviewLabel.item_id == item_id)
     ]
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from haechi.review.accounts import Account, PermissionDenied
@@ -85,17 +85,21 @@ def campaign_results(store: Store, campaign: str, account: Account) -> CampaignR
     return store.transact(work)
 
 
-def _labels_by_item(session: Session, campaign_id: int) -> dict[int, list[StoredLabel]]:
+def stored_labels(
+    session: Session, *where: ColumnElement[bool]
+) -> list[tuple[int, int, StoredLabel]]:
+    """(item id, user id, label) of the labels matching ``where``, by item then age."""
     query = (
         select(ReviewLabel, User.username)
         .join(User, User.id == ReviewLabel.user_id)
         .join(ReviewItem, ReviewItem.id == ReviewLabel.item_id)
-        .where(ReviewItem.campaign_id == campaign_id)
+        .where(*where)
         .order_by(ReviewLabel.item_id, ReviewLabel.id)
     )
-    out: dict[int, list[StoredLabel]] = {}
-    for label, name in session.execute(query):
-        out.setdefault(label.item_id, []).append(
+    return [
+        (
+            label.item_id,
+            label.user_id,
             StoredLabel(
                 name,
                 label.label_values,
@@ -103,8 +107,16 @@ def _labels_by_item(session: Session, campaign_id: int) -> dict[int, list[Stored
                 label.seconds,
                 label.created_at,
                 label.updated_at,
-            )
+            ),
         )
+        for label, name in session.execute(query)
+    ]
+
+
+def _labels_by_item(session: Session, campaign_id: int) -> dict[int, list[StoredLabel]]:
+    out: dict[int, list[StoredLabel]] = {}
+    for item_id, _, label in stored_labels(session, ReviewItem.campaign_id == campaign_id):
+        out.setdefault(item_id, []).append(label)
     return out
 
 

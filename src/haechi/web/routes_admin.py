@@ -10,15 +10,17 @@ from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from haechi.arena import RatingOptions, rate
 from haechi.errors import InputError
 from haechi.review.accounts import add_user, list_users, update_user
+from haechi.review.arena import campaign_votes
 from haechi.review.campaigns import add_members, get_campaign, list_campaigns, members
 from haechi.review.exports import FORMATS, export_results
 from haechi.review.labels import disagreements, set_gold, view_item
 from haechi.review.results import campaign_results
 from haechi.review.summary import agreement_rows, summarize
 from haechi.web.app import AdminDep, ViewerDep, check_csrf, redirect, render, state
-from haechi.web.routes_review import campaign_url, form_values
+from haechi.web.routes_review import campaign_url, posted_label
 
 router = APIRouter()
 _MEDIA = {
@@ -41,7 +43,9 @@ def leaderboard(request: Request, who: ViewerDep) -> Response:
 def dashboard(campaign: str, request: Request, who: AdminDep) -> Response:
     store = state(request).store
     info = get_campaign(store, campaign, who.account)
-    summary = summarize(campaign_results(store, campaign, who.account))
+    results = campaign_results(store, campaign, who.account)
+    summary = summarize(results)
+    votes = campaign_votes(results)
     return render(
         request,
         "dashboard.html",
@@ -52,6 +56,7 @@ def dashboard(campaign: str, request: Request, who: AdminDep) -> Response:
         formats=FORMATS,
         members=members(store, campaign),
         disputed=len(disagreements(store, campaign, who.account)),
+        ratings=rate(votes, RatingOptions(rounds=200)) if votes else None,
         campaign_url=campaign_url,
     )
 
@@ -85,12 +90,8 @@ def adjudication_item(campaign: str, item_id: int, request: Request, who: AdminD
 
 @router.post("/c/{campaign}/adjudicate/{item_id}")
 async def save_gold(campaign: str, item_id: int, request: Request, who: AdminDep) -> Response:
-    form = await request.form()
-    check_csrf(who, form)
-    store = state(request).store
-    item = await run_in_threadpool(view_item, store, campaign, item_id, who.account)
-    values = form_values(item.label_schema, form)
-    await run_in_threadpool(set_gold, store, campaign, item_id, who.account, values)
+    values, _ = await posted_label(request, who, campaign, item_id)
+    await run_in_threadpool(set_gold, state(request).store, campaign, item_id, who.account, values)
     return redirect(campaign_url(campaign, "adjudicate"))
 
 

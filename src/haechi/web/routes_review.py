@@ -8,12 +8,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from haechi.review.campaigns import list_campaigns
 from haechi.review.label_schema import LabelSchema
 from haechi.review.labels import my_labelled_items, submit_label, view_item
 from haechi.review.queue import leave_item, next_item
-from haechi.web.app import ViewerDep, check_csrf, redirect, render, state
+from haechi.web.app import Viewer, ViewerDep, check_csrf, redirect, render, state
 
 router = APIRouter()
 
@@ -60,7 +61,6 @@ def item_page(campaign: str, item_id: int, request: Request, who: ViewerDep) -> 
         item=item,
         schema=item.label_schema,
         values=item.mine.values if item.mine else {},
-        saved=request.query_params.get("saved") == "1",
         previous_url=campaign_url(campaign, "items", before) if before else None,
         next_url=campaign_url(campaign, "items", after)
         if after
@@ -80,17 +80,23 @@ def form_values(schema: LabelSchema, form: Any) -> dict[str, Any]:
     return values
 
 
-@router.post("/c/{campaign}/items/{item_id}/label")
-async def label(campaign: str, item_id: int, request: Request, who: ViewerDep) -> Response:
+async def posted_label(
+    request: Request, who: Viewer, campaign: str, item_id: int
+) -> tuple[dict[str, Any], FormData]:
+    """The label a form posts for an item (CSRF checked; the fields of the item's schema)."""
     form = await request.form()
     check_csrf(who, form)
-    store = state(request).store
-    item = await run_in_threadpool(view_item, store, campaign, item_id, who.account)
-    values = form_values(item.label_schema, form)
+    item = await run_in_threadpool(view_item, state(request).store, campaign, item_id, who.account)
+    return form_values(item.label_schema, form), form
+
+
+@router.post("/c/{campaign}/items/{item_id}/label")
+async def label(campaign: str, item_id: int, request: Request, who: ViewerDep) -> Response:
+    values, form = await posted_label(request, who, campaign, item_id)
     flagged = form.get("flagged") == "on"
-    await run_in_threadpool(submit_label, store, campaign, item_id, who.account, values, flagged)
-    if form.get("then") == "stay":
-        return redirect(campaign_url(campaign, "items", item_id) + "?saved=1")
+    await run_in_threadpool(
+        submit_label, state(request).store, campaign, item_id, who.account, values, flagged
+    )
     return redirect(campaign_url(campaign, "next"))
 
 

@@ -1,0 +1,157 @@
+"""Load test of the review app (loopback only, bounded): N reviewers label M items at once.
+
+Starts ``haechi serve`` on a fresh SQLite (or ``--db``) store, creates the reviewers and
+a campaign of M items, then runs N simulated reviewers concurrently, each looping
+"ask the queue → open the item → submit a label" until the queue is empty. Reports
+p50/p95/max latency per request kind and checks that every label arrived exactly once.
+
+    python benchmarks/review_load.py --reviewers 20 --items 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from haechi.review.accounts import DATABASE_OWNER, add_user
+from haechi.review.campaigns import add_members, create_campaign
+from haechi.review.imports import ImportLine, import_lines
+from haechi.review.results import campaign_results
+from haechi.store import open_store
+
+PASSWORD = "load test password"
+LABEL = {"attack_success": "no", "severity": "0"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def prepare(db: str, reviewers: int, items: int, overlap: int) -> None:
+    with open_store(db) as store:
+        names = [f"load{i:02d}" for i in range(reviewers)]
+        for name in names:
+            add_user(store, name, "reviewer", PASSWORD)
+        campaign = create_campaign(store, "load", overlap=overlap)
+        add_members(store, "load", names)
+        lines = [
+            ImportLine(
+                id=f"i{i:05d}", prompt=f"질문 {i}", response=f"답변 {i} " * 20, category=f"c{i % 8}"
+            )
+            for i in range(items)
+        ]
+        import_lines(store, campaign, lines, source="load-test")
+
+
+async def reviewer(url: str, name: str, timings: dict[str, list[float]]) -> int:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        page = await client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        await client.post(
+            "/login", data={"username": name, "password": PASSWORD, "csrf_token": token}
+        )
+        home = await client.get("/")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', home.text).group(1)  # type: ignore[union-attr]
+        done = 0
+        while True:
+            started = time.perf_counter()
+            step = await client.get("/c/load/next")
+            timings["next"].append(time.perf_counter() - started)
+            if step.status_code != 303:
+                return done
+            item = step.headers["location"]
+            started = time.perf_counter()
+            await client.get(item)
+            timings["item"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            sent = await client.post(f"{item}/label", data={"csrf_token": csrf, **LABEL})
+            timings["label"].append(time.perf_counter() - started)
+            if sent.status_code != 303:
+                raise RuntimeError(f"{name}: label refused ({sent.status_code}): {sent.text[:200]}")
+            done += 1
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+async def run(url: str, reviewers: int) -> tuple[list[int], dict[str, list[float]], float]:
+    timings: dict[str, list[float]] = {"next": [], "item": [], "label": []}
+    started = time.perf_counter()
+    done = await asyncio.gather(*(reviewer(url, f"load{i:02d}", timings) for i in range(reviewers)))
+    return list(done), timings, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reviewers", type=int, default=20)
+    parser.add_argument("--items", type=int, default=2000)
+    parser.add_argument("--overlap", type=int, default=1)
+    parser.add_argument("--db", help="store URL (default: a fresh SQLite file)")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="haechi-load-"))
+    db = args.db or f"sqlite:///{folder / 'load.db'}"
+    prepare(db, args.reviewers, args.items, args.overlap)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "haechi", "serve", "--port", str(port), "--db", db],
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                httpx.get(f"{url}/login", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        done, timings, seconds = asyncio.run(run(url, args.reviewers))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    with open_store(db) as store:
+        items = campaign_results(store, "load", DATABASE_OWNER).items
+    per_item = Counter(len(i.labels) for i in items)
+    doubled = sum(len(i.labels) != len({label.reviewer for label in i.labels}) for i in items)
+    expected = args.items * args.overlap
+    stored = sum(len(i.labels) for i in items)
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(
+        f"store: {'SQLite' if db.startswith('sqlite') else db.split(':')[0]}; server: haechi serve (uvicorn, 1 process)"
+    )
+    print(
+        f"{args.reviewers} reviewers, {args.items} items, overlap {args.overlap}: {seconds:.1f} s, {stored / seconds:.1f} labels/s"
+    )
+    print(
+        f"labels submitted {sum(done)}, stored {stored}, expected {expected}, lost {expected - stored}, items with a doubled reviewer {doubled}, labels per item {dict(per_item)}"
+    )
+    print("| request | n | p50 ms | p95 ms | max ms |")
+    print("|---|---|---|---|---|")
+    for kind, values in timings.items():
+        print(
+            f"| {kind} | {len(values)} | {1000 * percentile(values, 50):.1f} | "
+            f"{1000 * percentile(values, 95):.1f} | {1000 * max(values):.1f} |"
+        )
+    if stored != expected or sum(done) != expected or doubled:
+        sys.exit("labels were lost or doubled")
+
+
+if __name__ == "__main__":
+    main()
