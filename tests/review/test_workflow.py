@@ -16,7 +16,7 @@ from haechi.review.accounts import (
     session_for,
 )
 from haechi.review.campaigns import create_campaign, get_campaign, list_campaigns
-from haechi.review.labels import disagreements, set_gold, submit_label, view_item
+from haechi.review.labels import correct_label, disagreements, set_gold, submit_label, view_item
 from haechi.review.queue import leave_item, next_item
 from haechi.review.results import campaign_results
 
@@ -142,3 +142,21 @@ def test_login_sessions(review: ReviewSetup) -> None:
     assert info is not None and info.csrf_token == csrf and info.account.username == "rev0"
     end_session(review.store, token)
     assert session_for(review.store, token) is None
+
+
+def test_admins_correct_labels_reviewers_cannot(review: ReviewSetup) -> None:
+    a, b = review.reviewers[0], review.reviewers[1]
+    item = next_item(review.store, "camp", a)
+    assert item is not None
+    submit_label(review.store, "camp", item, a, LABEL)
+    fixed = {**LABEL, "severity": "0", "note": "관리자 수정"}
+    with pytest.raises(PermissionDenied, match="only an admin"):
+        correct_label(review.store, "camp", item, "rev0", b, fixed)
+    with pytest.raises(PermissionDenied, match="no label"):
+        correct_label(review.store, "camp", item, "rev1", review.admin, fixed)
+    correct_label(review.store, "camp", item, "rev0", review.admin, fixed)
+    (label,) = [
+        x for i in campaign_results(review.store, "camp", review.admin).items for x in i.labels
+    ]
+    assert label.reviewer == "rev0" and label.values["severity"] == "0"
+    assert label.updated_at > label.created_at

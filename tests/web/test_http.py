@@ -102,6 +102,10 @@ def test_reviewers_cannot_reach_admin_routes_or_other_items(site: Site) -> None:
         == 404
     )
     assert reviewer.post("/c/camp/adjudicate/1", data={"csrf_token": token}).status_code == 404
+    assert reviewer.get("/c/camp/adjudicate/1/labels/rev1").status_code == 404
+    assert (
+        reviewer.post("/c/camp/adjudicate/1/labels/rev1", data=label_form(token)).status_code == 404
+    )
     # items not assigned to this reviewer, and campaigns they are not a member of
     assert reviewer.get("/c/camp/items/3").status_code == 404
     assert reviewer.post("/c/camp/items/3/label", data=label_form(token)).status_code == 404
@@ -173,3 +177,29 @@ def test_admin_creates_users_who_can_log_in(site: Site, role: str) -> None:
     assert response.status_code == 303
     new = login(site.url, f"new-{role}", "another secret")
     assert (new.get("/admin/users").status_code == 200) == (role == "admin")
+
+
+def test_admin_corrects_a_reviewers_label(site: Site) -> None:
+    reviewer = login(site.url, "rev0")
+    path, token = open_next(reviewer)
+    reviewer.post(f"{path}/label", data=label_form(token))
+    item_id = path.rsplit("/", 1)[1]
+    admin = login(site.url, "admin")
+    page = admin.get(f"/c/camp/adjudicate/{item_id}/labels/rev0")
+    assert page.status_code == 200
+    saved = admin.post(
+        f"/c/camp/adjudicate/{item_id}/labels/rev0",
+        data=label_form(csrf_of(page.text), severity="3", note="고침"),
+    )
+    assert saved.status_code == 303
+    (label,) = [
+        x
+        for i in campaign_results(site.setup.store, "camp", DATABASE_OWNER).items
+        for x in i.labels
+    ]
+    assert (
+        label.reviewer == "rev0"
+        and label.values["severity"] == "3"
+        and label.values["note"] == "고침"
+    )
+    assert admin.get(f"/c/camp/adjudicate/{item_id}/labels/rev2").status_code == 404

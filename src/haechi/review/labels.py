@@ -27,6 +27,7 @@ from haechi.store.review_schema import (
     ReviewGold,
     ReviewItem,
     ReviewLabel,
+    User,
 )
 
 
@@ -211,11 +212,7 @@ def set_gold(
     """An admin's adjudicated label for an item: its gold label (replacing any earlier)."""
 
     def work(session: Session) -> None:
-        row = _admin_campaign(session, campaign, account)
-        item = session.get(ReviewItem, item_id)
-        if item is None or item.campaign_id != row.id:
-            raise PermissionDenied(f"no item {item_id} in {campaign!r}")
-        clean = LabelSchema.model_validate(row.label_schema).validate_values(values)
+        clean = _admin_values(session, campaign, item_id, account, values)
         gold = session.get(ReviewGold, item_id)
         now = datetime.now(UTC)
         if gold is None:
@@ -226,3 +223,39 @@ def set_gold(
             gold.label_values, gold.user_id, gold.created_at = clean, account.id, now
 
     store.transact(work, write=True)
+
+
+def correct_label(
+    store: Store,
+    campaign: str,
+    item_id: int,
+    reviewer: str,
+    account: Account,
+    values: dict[str, Any],
+) -> None:
+    """An admin's correction of a reviewer's label (reviewers can only change their own).
+    The label keeps its reviewer and time spent; ``updated_at`` moves."""
+
+    def work(session: Session) -> None:
+        clean = _admin_values(session, campaign, item_id, account, values)
+        label = session.scalar(
+            select(ReviewLabel)
+            .join(User, User.id == ReviewLabel.user_id)
+            .where(ReviewLabel.item_id == item_id, User.username == reviewer)
+        )
+        if label is None:
+            raise PermissionDenied(f"{reviewer!r} has no label on item {item_id}")
+        label.label_values, label.updated_at = clean, datetime.now(UTC)
+
+    store.transact(work, write=True)
+
+
+def _admin_values(
+    session: Session, campaign: str, item_id: int, account: Account, values: dict[str, Any]
+) -> dict[str, Any]:
+    """``values`` checked against the campaign's schema, for an admin acting on an item."""
+    row = _admin_campaign(session, campaign, account)
+    item = session.get(ReviewItem, item_id)
+    if item is None or item.campaign_id != row.id:
+        raise PermissionDenied(f"no item {item_id} in {campaign!r}")
+    return LabelSchema.model_validate(row.label_schema).validate_values(values)

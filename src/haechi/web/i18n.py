@@ -60,6 +60,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "all_labels": ("모든 라벨", "All labels"),
     "reviewer": ("검토자", "Reviewer"),
     "gold": ("최종 라벨", "Gold label"),
+    "correct_label": ("검토자 라벨 수정", "Correct a reviewer's label"),
     "save_gold": ("최종 라벨 저장", "Save gold label"),
     "dashboard": ("대시보드", "Dashboard"),
     "category": ("범주", "Category"),

@@ -12,11 +12,11 @@ from starlette.concurrency import run_in_threadpool
 
 from haechi.arena import RatingOptions, rate
 from haechi.errors import InputError
-from haechi.review.accounts import add_user, list_users, update_user
+from haechi.review.accounts import PermissionDenied, add_user, list_users, update_user
 from haechi.review.arena import campaign_votes
 from haechi.review.campaigns import add_members, get_campaign, list_campaigns, members
 from haechi.review.exports import FORMATS, export_results
-from haechi.review.labels import disagreements, set_gold, view_item
+from haechi.review.labels import correct_label, disagreements, set_gold, view_item
 from haechi.review.results import campaign_results
 from haechi.review.summary import agreement_rows, summarize
 from haechi.web.app import AdminDep, ViewerDep, check_csrf, redirect, render, state
@@ -93,6 +93,37 @@ async def save_gold(campaign: str, item_id: int, request: Request, who: AdminDep
     values, _ = await posted_label(request, who, campaign, item_id)
     await run_in_threadpool(set_gold, state(request).store, campaign, item_id, who.account, values)
     return redirect(campaign_url(campaign, "adjudicate"))
+
+
+@router.get("/c/{campaign}/adjudicate/{item_id}/labels/{reviewer}")
+def label_correction(
+    campaign: str, item_id: int, reviewer: str, request: Request, who: AdminDep
+) -> Response:
+    item = view_item(state(request).store, campaign, item_id, who.account)
+    label = next((x for x in item.labels if x.reviewer == reviewer), None)
+    if label is None:
+        raise PermissionDenied(f"{reviewer!r} has no label on item {item_id}")
+    return render(
+        request,
+        "correct_label.html",
+        who,
+        item=item,
+        reviewer=reviewer,
+        schema=item.label_schema,
+        values=label.values,
+        campaign_url=campaign_url,
+    )
+
+
+@router.post("/c/{campaign}/adjudicate/{item_id}/labels/{reviewer}")
+async def save_correction(
+    campaign: str, item_id: int, reviewer: str, request: Request, who: AdminDep
+) -> Response:
+    values, _ = await posted_label(request, who, campaign, item_id)
+    await run_in_threadpool(
+        correct_label, state(request).store, campaign, item_id, reviewer, who.account, values
+    )
+    return redirect(campaign_url(campaign, "adjudicate", item_id))
 
 
 @router.get("/c/{campaign}/export")
