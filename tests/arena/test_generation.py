@@ -106,7 +106,7 @@ def test_a_file_of_other_settings_is_refused(
         run_generation(model, suite, GenerationSettings(max_new_tokens=7), out)
     assert (caught.value.file, caught.value.line) == (str(out), 1)
     out.write_text(out.read_text(encoding="utf-8") + "{oops\n", encoding="utf-8")
-    with pytest.raises(InputError, match="not valid JSON") as caught:
+    with pytest.raises(InputError, match="not JSON") as caught:
         run_generation(model, suite, GREEDY, out)
     assert caught.value.line == 11
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from haechi.arena.suites import Suite, SuitePrompt
 from haechi.chat.templates import ChatTemplate, build_request, resolve_template
 from haechi.errors import InputError
-from haechi.io import write_json_atomic
+from haechi.io import read_jsonl_objects, write_json_atomic
 from haechi.models.base import Generation, GenerationRequest, LanguageModel
 from haechi.progress import progress_bar
 from haechi.versions import package_versions
@@ -126,14 +126,8 @@ def completed_ids(out: Path, fingerprint: str, settings: GenerationSettings) -> 
         data = data[:keep]
     wanted = settings.model_dump()
     ids: set[str] = set()
-    for number, text in enumerate(data.decode("utf-8").splitlines(), start=1):
-        if not text.strip():
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON: {exc.msg}", file=str(out), line=number) from None
-        if not isinstance(record, dict) or "id" not in record:
+    for number, record in read_jsonl_objects(out):
+        if "id" not in record:
             raise InputError("not a line of haechi generate", file=str(out), line=number)
         if record.get("fingerprint") != fingerprint or record.get("settings") != wanted:
             raise InputError(

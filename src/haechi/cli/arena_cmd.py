@@ -136,7 +136,9 @@ def pairs_command(
     lines = pair_lines(first, second, seed)
     with open_store(db) as store:
         info = get_or_create_campaign(store, campaign, arena_schema(), overlap)
-        summary = import_lines(store, info, lines, f"arena:{first.name}+{second.name}")
+        summary = import_lines(
+            store, info, lines, f"arena:{first.name}+{second.name}", progress=console.is_terminal
+        )
         if reviewers:
             add_members(store, campaign, [r.strip() for r in reviewers.split(",") if r.strip()])
     if judge_input is not None:

@@ -89,7 +89,7 @@ def import_command(
             lines = lines_from_attempts(store, source, select, sample, seed)  # type: ignore[arg-type]
             origin = f"redteam:{source}"
         info = get_or_create_campaign(store, campaign, label_schema, overlap)
-        summary = import_lines(store, info, lines, origin)
+        summary = import_lines(store, info, lines, origin, progress=console.is_terminal)
         if reviewers:
             add_members(store, campaign, [r.strip() for r in reviewers.split(",") if r.strip()])
     console.print(

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from haechi.errors import InputError
 from haechi.io import read_jsonl_objects
+from haechi.progress import progress_bar
 from haechi.review.accounts import ensure_annotator
 from haechi.review.campaigns import CampaignInfo
 from haechi.review.label_schema import LabelSchema, parse_schema_text
@@ -173,7 +174,12 @@ def _attempt_line(run_id: str, attempt: AttemptRecord) -> ImportLine:
 
 
 def import_lines(
-    store: Store, campaign: CampaignInfo, lines: Sequence[ImportLine], source: str
+    store: Store,
+    campaign: CampaignInfo,
+    lines: Sequence[ImportLine],
+    source: str,
+    *,
+    progress: bool = False,
 ) -> ImportSummary:
     """Add the lines to the campaign in batches (each batch all or nothing); ids already in
     the campaign are skipped. Carried labels are validated against the campaign's schema."""
@@ -190,14 +196,16 @@ def import_lines(
                     field=f"labels.{index}.values.{exc.field}",
                 ) from None
     added = skipped = labels = 0
-    for start in range(0, len(lines), _BATCH):
-        batch = lines[start : start + _BATCH]
+    with progress_bar("import", len(lines), show=progress, unit="items") as advance:
+        for start in range(0, len(lines), _BATCH):
+            batch = lines[start : start + _BATCH]
 
-        def work(session: Session, batch: Sequence[ImportLine] = batch) -> tuple[int, int, int]:
-            return _add_batch(session, campaign, batch, source)
+            def work(session: Session, batch: Sequence[ImportLine] = batch) -> tuple[int, int, int]:
+                return _add_batch(session, campaign, batch, source)
 
-        a, s, n = store.transact(work, write=True)
-        added, skipped, labels = added + a, skipped + s, labels + n
+            a, s, n = store.transact(work, write=True)
+            added, skipped, labels = added + a, skipped + s, labels + n
+            advance(len(batch))
     return ImportSummary(added, skipped, labels)
 
 
