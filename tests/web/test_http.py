@@ -203,3 +203,12 @@ def test_admin_corrects_a_reviewers_label(site: Site) -> None:
         and label.values["note"] == "고침"
     )
     assert admin.get(f"/c/camp/adjudicate/{item_id}/labels/rev2").status_code == 404
+
+
+def test_korean_by_default_english_on_request(site: Site) -> None:
+    client = httpx.Client(base_url=site.url)
+    assert "로그인" in client.get("/login").text
+    assert client.get("/lang/en").status_code == 303
+    assert ">Log in<" in client.get("/login").text
+    client.get("/lang/xx")  # unknown languages are ignored
+    assert ">Log in<" in client.get("/login").text

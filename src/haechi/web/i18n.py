@@ -66,6 +66,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "category": ("범주", "Category"),
     "human_asr": ("사람 판정 ASR", "Human ASR"),
     "detector_asr": ("탐지기 ASR", "Detector ASR"),
+    "human_eq_detector": ("사람 = 탐지기 일치율", "Human = detector"),
+    "level": ("척도", "Level"),
     "agreement": ("검토자 간 일치도", "Inter-reviewer agreement"),
     "field": ("필드", "Field"),
     "alpha": ("크리펜도르프 알파", "Krippendorff's alpha"),
