@@ -160,3 +160,28 @@ def test_admins_correct_labels_reviewers_cannot(review: ReviewSetup) -> None:
     ]
     assert label.reviewer == "rev0" and label.values["severity"] == "0"
     assert label.updated_at > label.created_at
+
+
+def test_an_abandoned_assignment_gives_its_slot_back(db_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+    from tests.review.conftest import build_setup
+
+    from haechi.store import open_store
+    from haechi.store.review_schema import ReviewAssignment
+
+    with open_store(db_url) as store:
+        setup = build_setup(store, items=1, reviewers=2, overlap=1)
+        a, b = setup.reviewers
+        item = next_item(store, "camp", a)
+        assert item is not None and next_item(store, "camp", b) is None  # the one slot is taken
+        old = datetime.now(UTC) - timedelta(hours=3)
+        store.transact(
+            lambda s: s.execute(update(ReviewAssignment).values(assigned_at=old)), write=True
+        )
+        assert next_item(store, "camp", b) == item  # a left it for hours: b gets it
+        submit_label(store, "camp", item, b, LABEL)
+        submit_label(store, "camp", item, a, LABEL)  # a's late label is still accepted
+        (done,) = campaign_results(store, "camp", setup.admin).items
+    assert sorted(label.reviewer for label in done.labels) == ["rev0", "rev1"]
