@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from haechi.arena.document_errors import document_error
 from haechi.errors import InputError
 from haechi.models.base import ChatMessage
 from haechi.tasks.documents import Document, read_file
@@ -98,7 +97,7 @@ def read_prompts(path: Path) -> list[SuitePrompt]:
     for doc in read_file(path):
         prompt = _prompt(doc)
         if prompt.id in seen:
-            raise document_error(doc, f"duplicate id {prompt.id!r}", "id")
+            raise doc.error(f"duplicate id {prompt.id!r}", "id")
         seen.add(prompt.id)
         prompts.append(prompt)
     if not prompts:
@@ -110,17 +109,17 @@ def _prompt(doc: Document) -> SuitePrompt:
     fields = doc.fields
     raw_id = fields.get("id")
     if not isinstance(raw_id, str | int) or isinstance(raw_id, bool) or str(raw_id) == "":
-        raise document_error(doc, "each line needs an id (string or integer)", "id")
+        raise doc.error("each line needs an id (string or integer)", "id")
     category = fields.get("category", "")
     if not isinstance(category, str):
-        raise document_error(doc, "category must be a string", "category")
+        raise doc.error("category must be a string", "category")
     has_prompt, has_messages = "prompt" in fields, "messages" in fields
     if has_prompt == has_messages:
-        raise document_error(doc, "each line needs exactly one of prompt and messages", "prompt")
+        raise doc.error("each line needs exactly one of prompt and messages", "prompt")
     if has_prompt:
         text = fields["prompt"]
         if not isinstance(text, str) or not text.strip():
-            raise document_error(doc, "prompt must be a non-empty string", "prompt")
+            raise doc.error("prompt must be a non-empty string", "prompt")
         return SuitePrompt(str(raw_id), text, None, category, doc.origin)
     return SuitePrompt(str(raw_id), None, _messages(doc), category, doc.origin)
 
@@ -128,18 +127,17 @@ def _prompt(doc: Document) -> SuitePrompt:
 def _messages(doc: Document) -> tuple[ChatMessage, ...]:
     raw = doc.fields["messages"]
     if not isinstance(raw, list) or not raw:
-        raise document_error(doc, "messages must be a non-empty list", "messages")
+        raise doc.error("messages must be a non-empty list", "messages")
     messages = []
     for index, item in enumerate(raw):
         where = f"messages[{index}]"
         if not isinstance(item, dict) or item.get("role") not in ROLES:
-            raise document_error(doc, f"needs a role of {', '.join(ROLES)}", f"{where}.role")
+            raise doc.error(f"needs a role of {', '.join(ROLES)}", f"{where}.role")
         if not isinstance(item.get("content"), str):
-            raise document_error(doc, "content must be a string", f"{where}.content")
+            raise doc.error("content must be a string", f"{where}.content")
         messages.append(ChatMessage(item["role"], item["content"]))
     if messages[-1].role == "assistant":
-        raise document_error(
-            doc,
+        raise doc.error(
             "the last message must not be the assistant's (there is nothing to answer)",
             f"messages[{len(raw) - 1}].role",
         )

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
-from haechi.arena.document_errors import document_error
 from haechi.errors import InputError
 from haechi.tasks.documents import read_file
 
@@ -57,14 +56,14 @@ def read_votes(path: Path) -> list[Vote]:
         for name in ("model_a", "model_b", "winner"):
             value = doc.fields.get(name)
             if not isinstance(value, str) or not value.strip():
-                raise document_error(doc, "must be a non-empty string", name)
+                raise doc.error("must be a non-empty string", name)
         model_a, model_b = doc.fields["model_a"].strip(), doc.fields["model_b"].strip()
         if model_a == model_b:
-            raise document_error(doc, f"the same model on both sides ({model_a!r})", "model_b")
+            raise doc.error(f"the same model on both sides ({model_a!r})", "model_b")
         try:
             outcome = parse_outcome(doc.fields["winner"])
         except ValueError as exc:
-            raise document_error(doc, str(exc), "winner") from None
+            raise doc.error(str(exc), "winner") from None
         votes.append(Vote(model_a, model_b, outcome))
     if not votes:
         raise InputError("no votes in the file", file=str(path))

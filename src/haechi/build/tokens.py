@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from haechi.errors import HaechiError, InputError, MissingExtraError
-from haechi.tasks.documents import SUFFIXES, read_file
+from haechi.tasks.documents import SUFFIXES, Document, read_file
 
 _BYTE_PIECE = re.compile(r"<0x[0-9A-Fa-f]{2}>")
 _EOJEOL = re.compile(r"\S+")
@@ -319,25 +319,17 @@ def read_texts(path: Path, *, field: str = "text", limit: int | None = None) -> 
             raise InputError("not UTF-8 text", file=str(path)) from None
     texts = []
     for doc in read_file(path):
-        file, _, line = doc.origin.rpartition(":")
-        texts.append(_field_text(doc.fields, field, file=file, line=int(line)))
+        texts.append(_field_text(doc, field))
     return [text for text in texts if text.strip()][:limit]
 
 
-def _field_text(row: dict[str, Any], field: str, *, file: str, line: int | None) -> str:
-    if field not in row:
-        raise InputError(
-            "no such field",
-            file=file,
-            line=line,
-            field=field,
-            hint=f"fields here: {', '.join(map(str, row)) or 'none'}; choose one with --field",
-        )
-    value = row[field]
+def _field_text(doc: Document, field: str) -> str:
+    if field not in doc.fields:
+        fields = ", ".join(map(str, doc.fields)) or "none"
+        raise doc.error("no such field", field, f"fields here: {fields}; choose one with --field")
+    value = doc.fields[field]
     if not isinstance(value, str):
-        raise InputError(
-            f"expected text, found {type(value).__name__}", file=file, line=line, field=field
-        )
+        raise doc.error(f"expected text, found {type(value).__name__}", field)
     return unicodedata.normalize("NFC", value)
 
 
@@ -366,5 +358,7 @@ def dataset_texts(dataset_id: str, *, field: str = "text", limit: int | None = N
             f"could not load dataset {dataset_id!r}: {exc}. Offline? Save the texts to a "
             "file (one a line, or .jsonl with --field) and pass it with --text."
         ) from exc
-    texts = [_field_text(row, field, file=dataset_id, line=None) for row in taken]
+    texts = [
+        _field_text(Document(i, row, f"{dataset_id}#{i}"), field) for i, row in enumerate(taken)
+    ]
     return [text for text in texts if text.strip()]

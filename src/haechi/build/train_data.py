@@ -67,15 +67,13 @@ def read_examples(path: Path) -> TrainData:
     documents = read_file(path)
     if not documents:
         raise InputError("no examples in the file", file=str(path), hint=_SHAPES)
-    formats = [_format(doc, path) for doc in documents]
+    formats = [_format(doc) for doc in documents]
     for doc, kind in zip(documents, formats, strict=True):
         if kind != formats[0]:
-            raise InputError(
-                f"this line is {kind} but the first one is {formats[0]}: one shape per file",
-                file=str(path),
-                line=_line(doc),
+            raise doc.error(
+                f"this line is {kind} but the first one is {formats[0]}: one shape per file"
             )
-    examples = [_example(doc, kind, path) for doc, kind in zip(documents, formats, strict=True)]
+    examples = [_example(doc, kind) for doc, kind in zip(documents, formats, strict=True)]
     return TrainData(path, formats[0], examples, file_sha256(path))
 
 
@@ -131,28 +129,22 @@ _SHAPES = (
 )
 
 
-def _line(doc: Document) -> int:
-    return int(doc.origin.rsplit(":", 1)[1])
-
-
-def _format(doc: Document, path: Path) -> DataFormat:
+def _format(doc: Document) -> DataFormat:
     fields = doc.fields
     has_messages = "messages" in fields
     has_pair = "prompt" in fields or "response" in fields
     if has_messages == has_pair:
-        raise InputError(
+        raise doc.error(
             "expected either 'messages' or 'prompt' and 'response'"
             + (", not both" if has_messages else ""),
-            file=str(path),
-            line=_line(doc),
             hint=_SHAPES,
         )
     return "messages" if has_messages else "prompt-response"
 
 
-def _example(doc: Document, kind: DataFormat, path: Path) -> Example:
+def _example(doc: Document, kind: DataFormat) -> Example:
     def fail(message: str, field: str) -> InputError:
-        return InputError(message, file=str(path), line=_line(doc), field=field, hint=_SHAPES)
+        return doc.error(message, field, _SHAPES)
 
     if kind == "prompt-response":
         for key in ("prompt", "response"):

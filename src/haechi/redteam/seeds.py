@@ -82,10 +82,10 @@ def load_jsonl(
         elif default is not None:
             cat = default
         else:
-            raise _error(doc, "missing", "category", "every line needs a harm category")
+            raise doc.error("missing", "category", "every line needs a harm category")
         key = doc.fields.get("id")
         if key is not None and not isinstance(key, str | int):
-            raise _error(doc, f"expected text or a number, got {key!r}", "id")
+            raise doc.error(f"expected text or a number, got {key!r}", "id")
         meta = {
             k: str(v)
             for k, v in doc.fields.items()
@@ -121,8 +121,7 @@ def load_harmbench_csv(
         behavior = _need(doc, "Behavior")
         semantic = _need(doc, "SemanticCategory")
         if semantic not in mapping:
-            raise _error(
-                doc,
+            raise doc.error(
                 f"unknown HarmBench category {semantic!r}",
                 "SemanticCategory",
                 f"map it with category_map: {{{semantic}: <category>}}",
@@ -172,7 +171,7 @@ def load_square(folder: Path | str, *, split: str = "test", controls: bool = Fal
         question = _need(doc, "question")
         flag = doc.fields.get("sensitive?")
         if flag not in (0, 1):  # True/False compare equal to 1/0 and are accepted too
-            raise _error(doc, f"expected 0 or 1, got {flag!r}", "sensitive?")
+            raise doc.error(f"expected 0 or 1, got {flag!r}", "sensitive?")
         if bool(flag) == controls:
             continue
         meta = {"square_category": _get(doc, "category"), "question_en": _get(doc, "question_en")}
@@ -200,9 +199,7 @@ def load_kosbi(
         context = _need(doc, "context")
         group = _need(doc, "demographic_category")
         if group not in KOSBI_CATEGORIES:
-            raise _error(
-                doc, f"unknown KoSBi demographic category {group!r}", "demographic_category"
-            )
+            raise doc.error(f"unknown KoSBi demographic category {group!r}", "demographic_category")
         text = f"{instruction}\n\n{context}" if instruction else context
         meta = {
             "context": context,
@@ -233,11 +230,11 @@ def load_kobbq(folder: Path | str) -> list[Seed]:
         sample = _need(doc, "sample_id")
         parts = sample.split("-")
         if len(parts) != 5 or parts[3] not in ("amb", "dis"):
-            raise _error(doc, f"expected CATEGORY-N-N-amb|dis-bsd|cnt, got {sample!r}", "sample_id")
+            raise doc.error(f"expected CATEGORY-N-N-amb|dis-bsd|cnt, got {sample!r}", "sample_id")
         if parts[3] != "amb":
             continue
         if parts[0] not in KOBBQ_CATEGORIES:
-            raise _error(doc, f"unknown KoBBQ category {parts[0]!r}", "sample_id")
+            raise doc.error(f"unknown KoBBQ category {parts[0]!r}", "sample_id")
         choices = _choices(doc)
         listed = " ".join(f"({letter}) {c}" for letter, c in zip("ABC", choices, strict=True))
         text = (
@@ -310,14 +307,7 @@ def _add(found: dict[str, Seed], seed: Seed, doc: Document, keyed: bool = False)
     if seed.id not in found:
         found[seed.id] = seed
     elif keyed:
-        raise _error(doc, f"duplicate id {seed.id!r}", "id", "ids must be unique within a set")
-
-
-def _error(doc: Document, message: str, field: str, hint: str | None = None) -> InputError:
-    file, _, number = doc.origin.rpartition(":")
-    if file.endswith(".json"):  # read_file numbers a JSON list's items, not its lines
-        return InputError(f"item {number}: {message}", file=file, field=field, hint=hint)
-    return InputError(message, file=file, line=int(number), field=field, hint=hint)
+        raise doc.error(f"duplicate id {seed.id!r}", "id", "ids must be unique within a set")
 
 
 def _get(doc: Document, key: str) -> str:
@@ -334,9 +324,9 @@ def _need(doc: Document, key: str, alias: str | None = None) -> str:
     value = doc.fields.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
         shown = f"{alias} (or {key})" if alias else key
-        raise _error(doc, "missing or empty", alias or key, f"every row needs {shown}")
+        raise doc.error("missing or empty", alias or key, f"every row needs {shown}")
     if not isinstance(value, str):
-        raise _error(doc, f"expected text, got {value!r}", key)
+        raise doc.error(f"expected text, got {value!r}", key)
     return value.strip()
 
 
@@ -344,7 +334,7 @@ def _category(doc: Document, value: object, field: str) -> str:
     try:
         return check_category(value)
     except InputError as exc:
-        raise _error(doc, exc.message, field, exc.hint) from None
+        raise doc.error(exc.message, field, exc.hint) from None
 
 
 def _choices(doc: Document) -> list[str]:
@@ -358,5 +348,5 @@ def _choices(doc: Document) -> list[str]:
     if not (
         isinstance(choices, list) and len(choices) == 3 and all(isinstance(c, str) for c in choices)
     ):
-        raise _error(doc, f"expected a list of three choices, got {raw!r}", "choices")
+        raise doc.error(f"expected a list of three choices, got {raw!r}", "choices")
     return [c.strip() for c in choices]

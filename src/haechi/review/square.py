@@ -73,8 +73,8 @@ def read_square_annotations(path: Path | str) -> list[SquareItem]:
     docs = read_file(path)
     if not docs:
         raise InputError("no items", file=str(path))
-    file = _which(docs[0], path)
-    return [_item(doc, file, path) for doc in docs]
+    file = _which(docs[0])
+    return [_item(doc, file) for doc in docs]
 
 
 def square_import_lines(path: Path | str) -> Iterator[dict[str, Any]]:
@@ -110,33 +110,32 @@ def square_schema(file: SquareFile) -> str:
     )
 
 
-def _which(doc: Document, path: Path) -> SquareFile:
-    questions = _mapping(doc, path)
+def _which(doc: Document) -> SquareFile:
+    questions = _mapping(doc)
     if ACCEPTABLE in questions:
         return "response"
     if SUBJECTIVE in questions and SENSITIVE in questions:
         return "question"
-    raise _error(
-        doc,
-        path,
+    raise doc.error(
         f"raw_annotations has {sorted(questions)}, not SQuARe's questions",
+        "raw_annotations",
         "use response_test_ood_annotations.json or question_test_ood_annotations.json",
     )
 
 
-def _item(doc: Document, file: SquareFile, path: Path) -> SquareItem:
+def _item(doc: Document, file: SquareFile) -> SquareItem:
     answers: dict[str, dict[str, str]] = {}  # worker → field → value, in the file's order
     if file == "response":
-        for worker, raw in _answers(doc, path, ACCEPTABLE, "acceptable?"):
-            answers.setdefault(worker, {})["acceptable"] = _check(doc, path, raw, _ACCEPTABLE)
+        for worker, raw in _answers(doc, ACCEPTABLE, "acceptable?"):
+            answers.setdefault(worker, {})["acceptable"] = _check(doc, raw, _ACCEPTABLE)
         category = doc.fields.get("question_category")
     else:
-        for worker, raw in _answers(doc, path, SUBJECTIVE, "subjective?"):
-            answers.setdefault(worker, {})["subjective"] = _check(doc, path, raw, _SUBJECTIVE)
-        for worker, raw in _answers(doc, path, SENSITIVE, "category"):
+        for worker, raw in _answers(doc, SUBJECTIVE, "subjective?"):
+            answers.setdefault(worker, {})["subjective"] = _check(doc, raw, _SUBJECTIVE)
+        for worker, raw in _answers(doc, SENSITIVE, "category"):
             sensitive = raw.startswith("sensitive - ")
             if not sensitive:
-                _check(doc, path, raw, ("non-sensitive", "sensitive - <category>"))
+                _check(doc, raw, ("non-sensitive", "sensitive - <category>"))
             values = answers.setdefault(worker, {})
             values["sensitive"] = "sensitive" if sensitive else "non-sensitive"
             values["sensitive_category"] = raw
@@ -154,28 +153,26 @@ def _item(doc: Document, file: SquareFile, path: Path) -> SquareItem:
     )
 
 
-def _answers(doc: Document, path: Path, question: str, key: str) -> Iterator[tuple[str, str]]:
+def _answers(doc: Document, question: str, key: str) -> Iterator[tuple[str, str]]:
     """(workerID, answer) for each worker's entry under ``question``."""
-    for entry in _mapping(doc, path).get(question) or []:
+    for entry in _mapping(doc).get(question) or []:
         if not isinstance(entry, dict) or "workerID" not in entry or key not in entry:
-            raise _error(doc, path, f"{question!r}: an answer needs 'workerID' and {key!r}")
+            raise doc.error(
+                f"{question!r}: an answer needs 'workerID' and {key!r}", "raw_annotations"
+            )
         yield str(entry["workerID"]), str(entry[key])
 
 
-def _check(doc: Document, path: Path, value: str, allowed: tuple[str, ...]) -> str:
+def _check(doc: Document, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise _error(doc, path, f"unknown answer {value!r}", f"SQuARe's are {', '.join(allowed)}")
+        raise doc.error(
+            f"unknown answer {value!r}", "raw_annotations", f"SQuARe's are {', '.join(allowed)}"
+        )
     return value
 
 
-def _mapping(doc: Document, path: Path) -> dict[str, Any]:
+def _mapping(doc: Document) -> dict[str, Any]:
     value = doc.fields.get("raw_annotations")
     if not isinstance(value, dict):
-        raise _error(doc, path, "raw_annotations must be an object of questions")
+        raise doc.error("raw_annotations must be an object of questions", "raw_annotations")
     return value
-
-
-def _error(doc: Document, path: Path, message: str, hint: str | None = None) -> InputError:
-    return InputError(
-        f"item {doc.doc_id}: {message}", file=str(path), field="raw_annotations", hint=hint
-    )

@@ -23,6 +23,16 @@ class Document:
     fields: dict[str, Any]
     origin: str
 
+    def error(self, message: str, field: str | None = None, hint: str | None = None) -> InputError:
+        """An ``InputError`` naming this document's file and line (a JSON list's item
+        number, which is not a line, goes into the message instead)."""
+        file, _, number = self.origin.rpartition(":")
+        if not number.isdigit():  # hub datasets: "path:split#index"
+            return InputError(message, file=self.origin, field=field, hint=hint)
+        if file.endswith(".json"):
+            return InputError(f"item {number}: {message}", file=file, field=field, hint=hint)
+        return InputError(message, file=file, line=int(number), field=field, hint=hint)
+
 
 @dataclass(frozen=True)
 class DocumentSource:
