@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from haechi import __version__
@@ -127,9 +128,13 @@ ViewerDep = Annotated[Viewer, Depends(viewer)]
 AdminDep = Annotated[Viewer, Depends(admin)]
 
 
-def check_csrf(who: Viewer, form: Any) -> None:
-    if not tokens_match(who.csrf, form.get("csrf_token")):
+async def checked_form(request: Request, who: Viewer) -> FormData:
+    """The posted form, once its CSRF token is the session's (``CsrfFailed`` otherwise)."""
+    form = await request.form()
+    token = form.get("csrf_token")
+    if not tokens_match(who.csrf, token if isinstance(token, str) else None):
         raise CsrfFailed
+    return form
 
 
 def render(

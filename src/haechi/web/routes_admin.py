@@ -19,7 +19,7 @@ from haechi.review.exports import FORMATS, export_results
 from haechi.review.labels import correct_label, disagreements, set_gold, view_item
 from haechi.review.results import campaign_results
 from haechi.review.summary import agreement_rows, summarize
-from haechi.web.app import AdminDep, ViewerDep, check_csrf, redirect, render, state
+from haechi.web.app import AdminDep, ViewerDep, checked_form, redirect, render, state
 from haechi.web.routes_review import campaign_url, posted_label
 
 router = APIRouter()
@@ -161,8 +161,7 @@ def users_page(request: Request, who: AdminDep) -> Response:
 
 @router.post("/admin/users")
 async def create_user(request: Request, who: AdminDep) -> Response:
-    form = await request.form()
-    check_csrf(who, form)
+    form = await checked_form(request, who)
     role = str(form.get("role", "reviewer"))
     await run_in_threadpool(
         add_user,
@@ -176,8 +175,7 @@ async def create_user(request: Request, who: AdminDep) -> Response:
 
 @router.post("/admin/users/{user_id}")
 async def change_user(user_id: int, request: Request, who: AdminDep) -> Response:
-    form = await request.form()
-    check_csrf(who, form)
+    form = await checked_form(request, who)
     role = form.get("role")
     if user_id == who.account.id and (role == "reviewer" or form.get("active") == "no"):
         raise InputError("an admin cannot demote or switch off their own account", field="user")
@@ -193,8 +191,7 @@ async def change_user(user_id: int, request: Request, who: AdminDep) -> Response
 
 @router.post("/admin/members")
 async def add_campaign_members(request: Request, who: AdminDep) -> Response:
-    form = await request.form()
-    check_csrf(who, form)
+    form = await checked_form(request, who)
     names = [n.strip() for n in str(form.get("usernames", "")).split(",") if n.strip()]
     await run_in_threadpool(add_members, state(request).store, str(form.get("campaign", "")), names)
     return redirect("/admin/users")

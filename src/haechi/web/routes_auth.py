@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from haechi.review.accounts import SESSION_LIFETIME, authenticate, create_session, end_session
-from haechi.web.app import CsrfFailed, language_of, redirect, render, state, viewer
+from haechi.web.app import CsrfFailed, checked_form, language_of, redirect, render, state, viewer
 from haechi.web.i18n import LANGUAGES, translate
 from haechi.web.security import LANGUAGE_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, tokens_match
 
@@ -54,10 +54,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    who = viewer(request)
-    form = await request.form()
-    if not tokens_match(who.csrf, str(form.get("csrf_token", ""))):
-        raise CsrfFailed
+    await checked_form(request, viewer(request))
     token = request.cookies.get(SESSION_COOKIE, "")
     await run_in_threadpool(end_session, state(request).store, token)
     response = redirect("/login")

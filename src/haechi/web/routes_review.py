@@ -14,7 +14,7 @@ from haechi.review.campaigns import list_campaigns
 from haechi.review.label_schema import LabelSchema
 from haechi.review.labels import my_labelled_items, submit_label, view_item
 from haechi.review.queue import leave_item, next_item
-from haechi.web.app import Viewer, ViewerDep, check_csrf, redirect, render, state
+from haechi.web.app import Viewer, ViewerDep, checked_form, redirect, render, state
 
 router = APIRouter()
 
@@ -84,8 +84,7 @@ async def posted_label(
     request: Request, who: Viewer, campaign: str, item_id: int
 ) -> tuple[dict[str, Any], FormData]:
     """The label a form posts for an item (CSRF checked; the fields of the item's schema)."""
-    form = await request.form()
-    check_csrf(who, form)
+    form = await checked_form(request, who)
     item = await run_in_threadpool(view_item, state(request).store, campaign, item_id, who.account)
     return form_values(item.label_schema, form), form
 
@@ -106,8 +105,7 @@ async def leave(
 ) -> Response:
     if how not in ("skip", "flag"):
         return render(request, "error.html", who, 404, message="")
-    form = await request.form()
-    check_csrf(who, form)
+    await checked_form(request, who)
     status: Literal["skipped", "flagged"] = "skipped" if how == "skip" else "flagged"
     await run_in_threadpool(
         leave_item, state(request).store, campaign, item_id, who.account, status
