@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint clean
+.PHONY: demo test test-fast lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ demo: $(VENV)/.demo-installed
 
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest
+
+# The inner loop: everything but the tests marked slow (servers, browsers, subprocess CLIs).
+test-fast: $(VENV)/.test-installed
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check src tests

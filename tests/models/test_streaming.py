@@ -14,7 +14,7 @@ from tests.models.servers import Fault, FaultServer
 from haechi.errors import BackendError
 from haechi.models import ChatMessage, GenerationRequest, LanguageModel, load
 from haechi.models.hf import HFModel
-from haechi.models.streaming import StopFilter, stream
+from haechi.models.streaming import StopFilter, StreamingModel, stream
 
 HELLO = (ChatMessage("user", "안녕하세요"),)
 REQUESTS = [
@@ -120,16 +120,20 @@ def test_logits_processors_shape_the_stream(hf_models: dict[str, HFModel]) -> No
 
 
 def test_other_models_stream_one_piece(hf_models: dict[str, HFModel]) -> None:
-    """A model that is neither backend (a wrapper, vllm) still streams: one piece."""
+    """A model without a ``stream`` method (a wrapper, vllm) still streams: one piece."""
 
     @dataclasses.dataclass
     class Wrapped:
         inner: HFModel
 
         def __getattr__(self, name: str) -> object:
+            if name == "stream":  # only the LanguageModel protocol is passed through
+                raise AttributeError(name)
             return getattr(self.inner, name)
 
     wrapped: LanguageModel = Wrapped(hf_models["llama"])  # type: ignore[assignment]
+    assert not isinstance(wrapped, StreamingModel)
+    assert isinstance(hf_models["llama"], StreamingModel)
     answer = stream(wrapped, REQUESTS[0])
     assert list(answer) == [hf_models["llama"].generate([REQUESTS[0]])[0].text]
     assert answer.finish_reason == "length"

@@ -88,10 +88,10 @@ def resolve_template(name: str | None) -> ChatTemplate | None:
 
 
 def require_chat_format(model: LanguageModel, template: ChatTemplate | None) -> None:
-    """Refuse early an hf model whose tokenizer cannot render chat messages."""
-    from haechi.models.hf import HFModel
-
-    if template is None and isinstance(model, HFModel) and not model.tokenizer.chat_template:
+    """Refuse early a model whose own tokenizer cannot render chat messages (a server
+    without a local tokenizer renders them itself)."""
+    tokenizer = getattr(model, "tokenizer", None)
+    if template is None and tokenizer is not None and not getattr(tokenizer, "chat_template", None):
         raise InputError(
             f"{model.name}'s tokenizer has no chat template",
             field="template",

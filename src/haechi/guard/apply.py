@@ -10,7 +10,7 @@ from typing import Any
 from haechi.errors import InputError
 from haechi.guard.gedi_config import CONFIG_FILE
 from haechi.guard.spec import GediGuidance, GuardSpec, parse_guard
-from haechi.models.base import LanguageModel, TokenStats
+from haechi.models.base import GuidableModel, LanguageModel, TokenStats
 from haechi.models.fingerprint import digest, weights_hash
 
 
@@ -19,16 +19,15 @@ def apply_guard(
 ) -> LanguageModel:
     """A copy of ``model`` whose ``generate`` is guided by the guard ``spec``.
 
-    Only the ``hf`` backend exposes every step's logits, so only it can be guarded. The
+    Only a backend with decode-time ``logits_processors`` (today ``hf``) exposes every
+    step's logits, so only it can be guarded. The
     copy shares the weights with ``model`` (which stays unguarded), has its own token
     counters, and carries the guard in ``describe()`` and its fingerprint, so cached
     answers of guarded and unguarded runs never mix. A relative folder in ``spec`` is
     taken from ``base_dir``. Bad specs, folders or tokenizers raise ``InputError``.
     """
-    from haechi.models.hf import HFModel
-
     parsed = parse_guard(spec, field=field)
-    if not isinstance(model, HFModel):
+    if not isinstance(model, GuidableModel):
         raise InputError(
             f"a GeDi guard needs the hf backend, not {model.name!r}",
             field=field,
@@ -36,19 +35,16 @@ def apply_guard(
         )
     from haechi.guard.gedi_model import GediModel
     from haechi.guard.gedi_processor import GediLogitsProcessor
-    from haechi.models.hf_generate import stop_token_ids
 
     folder = parsed.resolved(base_dir)
     if not folder.is_dir():
         raise InputError(f"no GeDi folder at {folder}", field=field)
     gedi = GediModel.load(folder, device=model.device)
     check_same_vocabulary(gedi.base_vocab(), model.tokenizer.get_vocab(), folder, field)
-    # hf_generate left-pads with the tokenizer's pad token, else the first stop token
-    pad = model.tokenizer.pad_token_id
     processor = GediLogitsProcessor(
         gedi,
         parsed.guidance,
-        pad_token_id=pad if pad is not None else stop_token_ids(model)[0],
+        pad_token_id=model.padding_token_id(),
         vocab_size=len(model.tokenizer),
     )
     guarded = copy.copy(model)

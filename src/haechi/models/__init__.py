@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 from haechi.models.base import (
     ChatMessage,
     Generation,
@@ -12,7 +14,7 @@ from haechi.models.base import (
     TokenLogprob,
     TokenStats,
 )
-from haechi.models.spec import ModelSpec, parse_model_args, parse_spec
+from haechi.models.spec import BACKENDS, ModelSpec, parse_model_args, parse_spec
 
 __all__ = [
     "ChatMessage",
@@ -34,17 +36,11 @@ def load(spec: str, **args: object) -> LanguageModel:
     """Load a model from ``hf/<id|path>``, ``openai/<model>`` or ``vllm/<id|path>``.
 
     ``args`` are the backend's options (strings from the CLI are converted); unknown
-    or invalid ones raise ``InputError`` naming the argument.
+    or invalid ones raise ``InputError`` naming the argument. The backend class comes from
+    ``BACKENDS`` and is imported only now.
     """
     parsed = parse_spec(spec)
-    if parsed.backend == "hf":
-        from haechi.models.hf import HFModel
-
-        return HFModel.from_args(parsed.target, args)
-    if parsed.backend == "openai":
-        from haechi.models.openai_api import OpenAIModel
-
-        return OpenAIModel.from_args(parsed.target, args)
-    from haechi.models.vllm import VLLMModel
-
-    return VLLMModel.from_args(parsed.target, args)
+    module, _, name = BACKENDS[parsed.backend].partition(":")
+    backend = getattr(importlib.import_module(module), name)
+    model: LanguageModel = backend.from_args(parsed.target, args)
+    return model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant"]
 
@@ -122,4 +122,20 @@ class LanguageModel(Protocol):
 
     def describe(self) -> dict[str, object]:
         """The configuration that identifies this model in records (no secrets)."""
+        ...
+
+
+@runtime_checkable
+class GuidableModel(LanguageModel, Protocol):
+    """A backend whose generation runs decode-time logits processors (``haechi.guard``):
+    its tokenizer, device, identity (what the fingerprint hashes) and the processor list
+    every ``generate`` and ``stream`` call passes on."""
+
+    tokenizer: Any
+    device: Any
+    identity: dict[str, Any]
+    logits_processors: list[Any]
+
+    def padding_token_id(self) -> int:
+        """The id that ``generate`` left-pads prompts with (a processor must skip it)."""
         ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -143,6 +143,18 @@ class HFModel:
         from haechi.models.hf_generate import generate
 
         return generate(self, requests)
+
+    def padding_token_id(self) -> int:
+        """The id batched generation left-pads with: the pad token, else the first stop id."""
+        from haechi.models.hf_generate import pad_token_id, stop_token_ids
+
+        return pad_token_id(self, stop_token_ids(self))
+
+    def stream(self, request: GenerationRequest) -> Generator[str, None, str]:
+        """Stream one completion as text pieces (see ``haechi.models.streaming``)."""
+        from haechi.models.hf_stream import stream_pieces
+
+        return stream_pieces(self, request)
 
 
 def _looks_like_path(target: str) -> bool:

@@ -77,7 +77,8 @@ def generate(model: HFModel, requests: Sequence[GenerationRequest]) -> list[Gene
     return [g for g in outputs if g is not None]
 
 
-def _prompt_tokens(model: HFModel, request: GenerationRequest) -> list[int]:
+def prompt_tokens(model: HFModel, request: GenerationRequest) -> list[int]:
+    """The prompt's token ids, as ``generate`` and streaming both feed them."""
     prompt = render_prompt(model.tokenizer, request)
     # A chat template writes its own special tokens; a plain prompt gets the tokenizer's
     # (unless it already starts with BOS text), as loglikelihood contexts do.
@@ -86,32 +87,25 @@ def _prompt_tokens(model: HFModel, request: GenerationRequest) -> list[int]:
     return list(model.tokenizer.encode(prompt, add_special_tokens=False))
 
 
-def _run(
-    model: HFModel, requests: Sequence[GenerationRequest], eos_ids: list[int]
-) -> list[Generation]:
-    """One ``generate`` call for requests sharing their settings (the first one's)."""
-    request = requests[0]
-    prompts = [_prompt_tokens(model, r) for r in requests]
-    pad = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else eos_ids[0]
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for row, tokens in enumerate(prompts):  # left padding: every prompt ends at the same column
-        ids[row, width - len(tokens) :] = torch.tensor(tokens)
-        mask[row, width - len(tokens) :] = 1
-    sampling = request.temperature > 0
-    if request.seed is not None:
-        torch.manual_seed(request.seed)
+def pad_token_id(model: HFModel, eos_ids: list[int]) -> int:
+    """What left-pads prompts: the tokenizer's pad token, else the first stop token."""
+    pad = model.tokenizer.pad_token_id
+    return int(pad) if pad is not None else eos_ids[0]
+
+
+def generation_kwargs(
+    model: HFModel, request: GenerationRequest, eos_ids: list[int]
+) -> dict[str, Any]:
+    """``model.generate`` keyword arguments for ``request``'s decoding settings, shared by
+    batched generation and streaming: greedy or sampled (``top_k=0``: only top-p cuts),
+    stop tokens and strings, and the model's decode-time processors (guards)."""
     kwargs: dict[str, Any] = {
         "max_new_tokens": request.max_new_tokens,
-        "do_sample": sampling,
-        "num_return_sequences": request.n,
+        "do_sample": request.temperature > 0,
         "eos_token_id": eos_ids,
-        "pad_token_id": pad,
-        "return_dict_in_generate": True,
-        "output_logits": request.top_logprobs > 0,
+        "pad_token_id": pad_token_id(model, eos_ids),
     }
-    if sampling:
+    if request.temperature > 0:
         kwargs.update(temperature=request.temperature, top_p=request.top_p, top_k=0)
     if request.stop:
         kwargs.update(stop_strings=list(request.stop), tokenizer=model.tokenizer)
@@ -119,6 +113,30 @@ def _run(
         from transformers import LogitsProcessorList
 
         kwargs["logits_processor"] = LogitsProcessorList(model.logits_processors)
+    return kwargs
+
+
+def _run(
+    model: HFModel, requests: Sequence[GenerationRequest], eos_ids: list[int]
+) -> list[Generation]:
+    """One ``generate`` call for requests sharing their settings (the first one's)."""
+    request = requests[0]
+    prompts = [prompt_tokens(model, r) for r in requests]
+    pad = pad_token_id(model, eos_ids)
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, tokens in enumerate(prompts):  # left padding: every prompt ends at the same column
+        ids[row, width - len(tokens) :] = torch.tensor(tokens)
+        mask[row, width - len(tokens) :] = 1
+    if request.seed is not None:
+        torch.manual_seed(request.seed)
+    kwargs = generation_kwargs(model, request, eos_ids)
+    kwargs.update(
+        num_return_sequences=request.n,
+        return_dict_in_generate=True,
+        output_logits=request.top_logprobs > 0,
+    )
     out = model.model.generate(ids.to(model.device), attention_mask=mask.to(model.device), **kwargs)
     generations = []
     for row, (r, tokens) in enumerate(zip(requests, prompts, strict=True)):

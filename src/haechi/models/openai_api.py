@@ -8,7 +8,7 @@ bearer token only: it never reaches ``describe()``, the fingerprint, a log line 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import httpx
@@ -123,6 +123,12 @@ class OpenAIModel:
             lambda: bounded_map(self._client, self._generate, requests, self.args.concurrency)
         )
 
+    def stream(self, request: GenerationRequest) -> Generator[str, None, str]:
+        """Stream one completion from the server's event stream (see ``haechi.models.streaming``)."""
+        from haechi.models.openai_stream import stream_pieces
+
+        return stream_pieces(self, request)
+
     # -- concurrency and HTTP -----------------------------------------------------------
 
     def _client(self) -> httpx.AsyncClient:
@@ -224,7 +230,7 @@ class OpenAIModel:
         # Some servers (llama-cpp-python) ignore n and answer one choice: ask again for
         # the rest, shifting the seed so a seeded request does not repeat one sample.
         while len(texts) < request.n:
-            payload = _generation_payload(self.model, request, request.n - len(texts), calls)
+            payload = generation_payload(self.model, request, request.n - len(texts), calls)
             body = await self._post(client, path, payload)
             calls += 1
             usage = body.get("usage")
@@ -255,9 +261,12 @@ class OpenAIModel:
         )
 
 
-def _generation_payload(
+def generation_payload(
     model: str, request: GenerationRequest, n: int, seed_shift: int
 ) -> dict[str, Any]:
+    """The JSON body of one generation call (``/chat/completions`` for messages, else
+    ``/completions``), shared by ``generate`` and streaming; ``seed_shift`` varies the seed
+    of repeated calls for ``n`` answers."""
     payload: dict[str, Any] = {
         "model": model,
         "max_tokens": request.max_new_tokens,

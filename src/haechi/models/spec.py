@@ -12,7 +12,13 @@ from haechi.validation import validated
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 
-BACKENDS = ("hf", "openai", "vllm")
+# Every backend, once: its name in model specs and the class that loads it ("module:Class",
+# imported only when a spec names it, so an API-only install never imports torch).
+BACKENDS: dict[str, str] = {
+    "hf": "haechi.models.hf:HFModel",
+    "openai": "haechi.models.openai_api:OpenAIModel",
+    "vllm": "haechi.models.vllm:VLLMModel",
+}
 
 
 @dataclass(frozen=True)
