@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+# A fresh interpreter: the libraries' handlers hold the stderr of the moment they are imported.
+PROGRAM = """
 import logging
-from collections.abc import Iterator
-
-import pytest
-
+import datasets, huggingface_hub  # each attaches its own stderr handler on import
 from haechi.cli.console import setup_logging
+setup_logging(verbose=False)
+logging.getLogger("datasets.load").warning("datasets says so")
+logging.getLogger("huggingface_hub.file_download").warning("the hub says so")
+logging.getLogger("haechi.evaluate.plan").warning("haechi says so")
+"""
 
 
-@pytest.fixture
-def restored_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:], root.level = handlers, level
-
-
-@pytest.mark.usefixtures("restored_logging")
-def test_library_warnings_are_printed_once(capfd: pytest.CaptureFixture[str]) -> None:
-    import datasets  # noqa: F401  (each attaches its own stderr handler on import)
-    import huggingface_hub  # noqa: F401
-
-    setup_logging(verbose=False)
-    logging.getLogger("datasets.load").warning("datasets says so")
-    logging.getLogger("huggingface_hub.file_download").warning("the hub says so")
-    logging.getLogger("haechi.evaluate.plan").warning("haechi says so")
-    err = capfd.readouterr().err
-    assert err.count("datasets says so") == 1
-    assert err.count("the hub says so") == 1
-    assert err.count("haechi says so") == 1 and "WARNING" in err  # ours, through rich
+def test_library_warnings_are_printed_once() -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", PROGRAM], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.count("datasets says so") == 1
+    assert run.stderr.count("the hub says so") == 1
+    assert run.stderr.count("haechi says so") == 1 and "WARNING" in run.stderr  # through rich
