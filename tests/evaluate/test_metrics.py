@@ -8,9 +8,11 @@ import math
 import random
 import statistics
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
+from haechi.errors import InputError
 from haechi.evaluate.metrics import (
     AGGREGATIONS,
     METRICS,
@@ -24,7 +26,7 @@ from haechi.evaluate.metrics import (
     true_mass,
 )
 from haechi.evaluate.stats import Aggregate, combine, mean_with_stderr
-from haechi.tasks import bundled_tasks
+from haechi.tasks import bundled_tasks, load_spec
 
 
 def test_normalisations_measure_characters_bytes_and_tokens() -> None:
@@ -130,3 +132,24 @@ def test_every_bundled_metric_and_aggregation_number_is_declared_once() -> None:
     assert definition("diff_bias_amb").better == "zero"
     assert definition("diff_bias_amb").higher_is_better is None
     assert definition("acc_amb").higher_is_better is True
+
+
+def test_a_spec_naming_an_undeclared_or_misplaced_metric_is_refused(tmp_path: Path) -> None:
+    base = "task: t\ndoc_to_text: q\ndoc_to_choice: \"['a', 'b']\"\ndoc_to_target: '0'\n"
+    cases = {
+        "metrics: [acc, accc]\n": ("metrics", "unknown metric 'accc'"),
+        "aggregations: [kobq]\n": ("aggregations", "unknown aggregation 'kobq'"),
+        "metrics: [exact_match]\nprimary_metric: exact_match\n": (
+            None,
+            "metric exact_match scores generate_until tasks",
+        ),
+        "metrics: [mc2]\nprimary_metric: mc2\n": (None, "metric mc2 needs doc_to_labels"),
+    }
+    for extra, (field, message) in cases.items():
+        path = tmp_path / "t.yaml"
+        path.write_text(base + extra, encoding="utf-8")
+        with pytest.raises(InputError, match=message) as caught:
+            load_spec(path)
+        assert caught.value.file == str(path)
+        if field is not None:
+            assert caught.value.field == field
