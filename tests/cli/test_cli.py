@@ -91,7 +91,7 @@ def test_eval_then_leaderboard(tiny_llama_dir: Path, tmp_path: Path) -> None:
     assert {"kobest_copa", "kobest_boolq", "ko_arc"} <= set(results["results"])
     assert "kobest" in results["groups"]
     assert (tmp_path / "out" / "samples_ko_arc.jsonl").exists()
-    board = haechi("leaderboard", "--db", db)
+    board = haechi("leaderboard", "--db", db, "--include-partial")  # --samples: partial
     assert board.returncode == 0
     acc_norm = results["results"]["ko_arc"]["acc_norm,none"]
     assert f"{100 * acc_norm:.2f}" in board.stdout

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from haechi.evaluate import EvalConfig, evaluate
+from haechi.evaluate.leaderboard import leaderboard
 from haechi.models import LoglikelihoodRequest, load
 from haechi.store import open_store
 from haechi.tasks import DocumentSource, bundled_tasks, load_documents
@@ -85,8 +86,9 @@ def test_runs_are_stored_and_failures_marked(tiny_llama_dir: Path, tmp_path: Pat
         copa = next(s for s in report.summaries if s.name == "kobest_copa")
         assert stored[("kobest_copa", "acc")] == copa.metrics["acc"].value
         assert stored[("kobest", "score")] == report.groups["kobest"].value
-        board = store.leaderboard()
+        board = leaderboard(store, include_partial=True)  # --samples: a partial run
         assert board.rows[0].model_fingerprint == model.fingerprint
+        assert board.rows[0].partial == "--samples"
 
         broken = tmp_path / "data" / "kobest_copa"
         broken.mkdir(parents=True)

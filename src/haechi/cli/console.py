@@ -11,12 +11,28 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+class _NotPrintedYet(logging.Filter):
+    """Drops records a library's own handler has already printed: ``datasets`` and
+    ``huggingface_hub`` attach a stderr handler to their loggers and still propagate, so
+    the root handler would print each of their warnings a second time."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        logger: logging.Logger | None = logging.getLogger(record.name)
+        while logger is not None and logger.parent is not None:  # up to, not including, root
+            if logger.handlers:
+                return False
+            logger = logger.parent
+        return True
+
+
 def setup_logging(verbose: bool) -> None:
-    """Warnings (or everything with ``--verbose``) go to stderr through rich."""
+    """Warnings (or everything with ``--verbose``) go to stderr through rich, once each."""
+    handler = RichHandler(console=err_console, show_path=False, show_time=False)
+    handler.addFilter(_NotPrintedYet())
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(message)s",
-        handlers=[RichHandler(console=err_console, show_path=False, show_time=False)],
+        handlers=[handler],
         force=True,
     )
     # Transformers and httpx chat at INFO; keep them quiet unless asked.

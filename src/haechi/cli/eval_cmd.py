@@ -87,6 +87,13 @@ def eval_command(
     chunk_size: Annotated[
         int, typer.Option(help="Requests per model call and per cache commit.")
     ] = 256,
+    bootstrap_iters: Annotated[
+        int,
+        typer.Option(
+            help="Resamples for the bootstrap stderr of corpus metrics (F1), as lm-eval's "
+            "--bootstrap_iters; 0 skips it."
+        ),
+    ] = 100_000,
     db: DbOption = None,
 ) -> None:
     """Evaluate a model on benchmark tasks; the run is stored and shown in `haechi leaderboard`.
@@ -108,6 +115,7 @@ def eval_command(
         output=output,
         log_samples=log_samples,
         chunk_size=chunk_size,
+        bootstrap_iters=bootstrap_iters,
     )
     resolve(config.tasks)  # a typo in --tasks should not wait for a model to load
     lm = load(model, **args)

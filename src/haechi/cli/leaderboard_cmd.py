@@ -25,15 +25,25 @@ def leaderboard_command(
     show_all: Annotated[
         bool, typer.Option("--all", help="Show every stored task and group.")
     ] = False,
+    include_partial: Annotated[
+        bool,
+        typer.Option(
+            "--include-partial",
+            help="Also list partial runs (--limit or --samples), unranked after the full ones.",
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
-    """Rank models by a group's score (default Ko-H5), with each task's headline metric in %."""
+    """Rank models by a group's score (default Ko-H5), with each task's headline metric in %.
+
+    Only full runs are ranked: a run with --limit or --samples scored part of each task."""
     from haechi.cli.console import console
     from haechi.cli.render import print_leaderboard
+    from haechi.evaluate.leaderboard import leaderboard
     from haechi.tasks import groups
 
     with open_store(db) as store:
-        board = store.leaderboard(group)
+        board = leaderboard(store, group, include_partial=include_partial)
     columns = board.columns
     if not show_all:
         if group in board.columns:

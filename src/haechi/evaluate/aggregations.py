@@ -1,5 +1,5 @@
 """Task-level metrics that need every sample and its document, named in a spec's
-``aggregations``.
+``aggregations`` (declared in ``haechi.evaluate.metrics.AGGREGATIONS``).
 
 ``kobbq`` follows the KoBBQ paper's evaluation (Jin et al., TACL 2024): accuracy in
 ambiguous and in disambiguated contexts; diff-bias in ambiguous contexts = share of
@@ -12,10 +12,10 @@ marks a biased disambiguating context).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from haechi.errors import InputError
-from haechi.evaluate.metrics import Aggregate, mean_with_stderr
+from haechi.evaluate.stats import Aggregate, mean_with_stderr
 from haechi.tasks.documents import Document
 
 
@@ -52,8 +52,3 @@ def kobbq(docs: Sequence[Document], predictions: Sequence[int]) -> dict[str, Agg
         "diff_bias_amb": mean_with_stderr(amb_bias),
         "diff_bias_dis": Aggregate(acc_biased.value - acc_counter.value, None, len(dis_correct)),
     }
-
-
-AGGREGATIONS: dict[str, Callable[[Sequence[Document], Sequence[int]], dict[str, Aggregate]]] = {
-    "kobbq": kobbq,
-}

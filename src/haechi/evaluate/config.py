@@ -23,6 +23,11 @@ class EvalConfig(BaseModel):
     fewshot_sampling: SamplingMode = "haechi"
     output: Path | None = None
     log_samples: bool = False
+    bootstrap_iters: int = Field(
+        100_000,
+        ge=0,
+        description="resamples for the bootstrap stderr of corpus metrics (F1); 0: none",
+    )
     chunk_size: int = Field(
         256, ge=1, description="requests per model call and per cache commit (resume granularity)"
     )

@@ -78,8 +78,9 @@ def _run_cached(
     stored = cache.get_many(fingerprint, keys) if cache else [None] * len(requests)
     results: list[Res | None] = [None if v is None else decode(v) for v in stored]
     hits = sum(1 for r in results if r is not None)
+    # no bar for no work (a log-likelihood-only run has no generations)
     with progress_bar(
-        label, len(requests), show=progress, unit="requests", transient=True
+        label, len(requests), show=progress and bool(requests), unit="requests", transient=True
     ) as advance:
         for start in range(0, len(requests), chunk):
             stop = min(start + chunk, len(requests))

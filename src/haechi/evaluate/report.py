@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from haechi.evaluate.metrics import NORMALISATION_NOTE, Aggregate
+from haechi.evaluate.metrics import Reported, definition
 from haechi.evaluate.scoring import Summary, TaskScore
+from haechi.evaluate.stats import Aggregate
 from haechi.io import write_json_atomic, write_text_atomic
 from haechi.tasks.spec import GroupSpec
 
@@ -21,6 +23,28 @@ def _metric_entries(name: str, metrics: dict[str, Aggregate]) -> dict[str, Any]:
         entry[f"{metric},{filter_name}"] = agg.value
         entry[f"{metric}_stderr,{filter_name}"] = "N/A" if agg.stderr is None else agg.stderr
     return entry
+
+
+def _declared(summary: Summary) -> dict[str, Reported]:
+    """The declaration of each of a task's metrics, by name without the filter (as lm-eval
+    keys ``higher_is_better``)."""
+    return {name.partition(",")[0]: definition(name) for name in summary.metrics}
+
+
+def _metric_definitions(summaries: Iterable[Summary]) -> dict[str, dict[str, str]]:
+    """What each reported metric measures, which way is better (``zero``: 0 is best, e.g.
+    a bias score) and how its stderr is computed."""
+    return {
+        name: {"note": d.note, "better": d.better, "stderr": d.stderr}
+        for summary in summaries
+        for name, d in _declared(summary).items()
+    }
+
+
+def _group_direction(tasks: Iterable[str], summaries: dict[str, Summary]) -> bool | None:
+    """A group's direction is its tasks' headline metrics' when they share one."""
+    directions = {definition(summaries[t].primary_metric).higher_is_better for t in tasks}
+    return directions.pop() if len(directions) == 1 else None
 
 
 def results_document(
@@ -38,6 +62,7 @@ def results_document(
         if score.plan.parent is not None:
             results[score.plan.name] = _metric_entries(score.plan.name, score.metrics)
     specs = {s.plan.spec.task: s.plan.spec for s in scores}
+    by_name = {s.name: s for s in summaries}
     return {
         "results": results,
         "groups": {
@@ -55,13 +80,11 @@ def results_document(
             s.plan.name: {"original": s.plan.n_original, "effective": len(s.samples)}
             for s in scores
         },
-        "higher_is_better": {s.name: dict.fromkeys(s.metrics, True) for s in summaries},
-        "normalisation": {
-            m: NORMALISATION_NOTE[m]
-            for s in summaries
-            for m in s.metrics
-            if m in NORMALISATION_NOTE
+        "higher_is_better": {
+            **{s.name: {m: d.higher_is_better for m, d in _declared(s).items()} for s in summaries},
+            **{g: {"score": _group_direction(group_specs[g].tasks, by_name)} for g in groups},
         },
+        "metric_definitions": _metric_definitions(summaries),
         "config": config,
         "stats": stats,
     }

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from haechi.evaluate.cache import ResponseCache
 from haechi.evaluate.config import EvalConfig
 from haechi.evaluate.execute import run_generation, run_loglikelihood
-from haechi.evaluate.metrics import Aggregate
 from haechi.evaluate.plan import TaskPlan, plan_task
 from haechi.evaluate.report import results_document, write_outputs
 from haechi.evaluate.scoring import (
@@ -27,6 +26,7 @@ from haechi.evaluate.scoring import (
     score_task,
     summarise,
 )
+from haechi.evaluate.stats import Aggregate
 from haechi.models.base import LanguageModel
 from haechi.tasks.documents import DocumentSource
 from haechi.tasks.registry import resolve
@@ -131,7 +131,11 @@ def _score_plans(
     scored: dict[str, TaskScore] = {}
     offset = 0
     for plan, task_requests in zip(choice_plans, ll_requests, strict=True):
-        scored[plan.name] = score_task(plan, ll_results[offset : offset + len(task_requests)])
+        scored[plan.name] = score_task(
+            plan,
+            ll_results[offset : offset + len(task_requests)],
+            bootstrap_iters=config.bootstrap_iters,
+        )
         offset += len(task_requests)
     offset = 0
     for plan, generations in zip(generation_plans, gen_requests, strict=True):

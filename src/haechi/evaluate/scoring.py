@@ -5,25 +5,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from haechi.evaluate.aggregations import AGGREGATIONS
-from haechi.evaluate.filters import apply_filter, exact_match
+from haechi.evaluate.filters import apply_filter
 from haechi.evaluate.metrics import (
-    CORPUS_METRICS,
-    Aggregate,
-    combine,
-    macro_f1,
-    mean_with_stderr,
+    AGGREGATIONS,
+    METRICS,
+    ChoiceMetric,
+    CorpusMetric,
+    GenerationMetric,
+    corpus_score,
+    document_score,
     pick,
-    true_mass,
 )
 from haechi.evaluate.plan import TaskPlan
+from haechi.evaluate.stats import Aggregate, combine
 from haechi.models.base import (
     Generation,
     GenerationRequest,
     LoglikelihoodRequest,
     LoglikelihoodResult,
 )
-from haechi.tasks.prompts import Prompt
 from haechi.tasks.spec import GroupSpec
 
 
@@ -108,21 +108,16 @@ def requests_for(plan: TaskPlan) -> list[LoglikelihoodRequest]:
     return [LoglikelihoodRequest(c, x) for p in plan.prompts for c, x in p.pairs]
 
 
-def _doc_values(
-    metrics: Sequence[str], prompt: Prompt, lls: Sequence[float], tokens: Sequence[int]
-) -> dict[str, float]:
-    values: dict[str, float] = {}
-    for metric in metrics:
-        if metric == "mc2":
-            values[metric] = true_mass(lls, prompt.labels or ())
-        elif metric not in CORPUS_METRICS:
-            chosen = pick(metric, lls, prompt.choices, tokens)
-            values[metric] = 1.0 if chosen == prompt.target else 0.0
-    return values
-
-
-def score_task(plan: TaskPlan, results: Sequence[LoglikelihoodResult]) -> TaskScore:
-    """Metrics of a plan from its requests' results (in ``requests_for`` order)."""
+def score_task(
+    plan: TaskPlan, results: Sequence[LoglikelihoodResult], *, bootstrap_iters: int
+) -> TaskScore:
+    """Metrics of a plan from its requests' results (in ``requests_for`` order); corpus
+    metrics' stderrs bootstrap ``bootstrap_iters`` resamples."""
+    per_document = {
+        name: metric
+        for name in plan.spec.metrics
+        if isinstance(metric := METRICS[name], ChoiceMetric)
+    }
     samples, offset = [], 0
     for prompt in plan.prompts:
         chunk = results[offset : offset + len(prompt.choices)]
@@ -136,35 +131,43 @@ def score_task(plan: TaskPlan, results: Sequence[LoglikelihoodResult]) -> TaskSc
                 loglikelihoods=lls,
                 n_tokens=tokens,
                 is_greedy=tuple(r.is_greedy for r in chunk),
-                values=_doc_values(plan.spec.metrics, prompt, lls, tokens),
+                values={n: m.value(prompt, lls, tokens) for n, m in per_document.items()},
                 prediction=pick("acc", lls, prompt.choices, tokens),
                 prompt_hash=prompt.prompt_hash,
                 fewshot_ids=prompt.fewshot_ids,
             )
         )
+    picks, golds = [s.prediction for s in samples], [s.target for s in samples]
     metrics: dict[str, Aggregate] = {}
-    for metric in plan.spec.metrics:
-        if metric == "f1":
-            f1 = macro_f1([s.prediction for s in samples], [s.target for s in samples])
-            metrics[metric] = Aggregate(f1, None, len(samples))
+    for name in plan.spec.metrics:
+        metric = METRICS[name]
+        if isinstance(metric, CorpusMetric):
+            metrics[name] = corpus_score(metric, picks, golds, bootstrap_iters)
         else:
-            metrics[metric] = mean_with_stderr([s.values[metric] for s in samples])
+            metrics[name] = document_score(metric, [s.values[name] for s in samples])
     for name in plan.spec.aggregations:
-        metrics.update(AGGREGATIONS[name](plan.docs, [s.prediction for s in samples]))
+        metrics.update(AGGREGATIONS[name].compute(plan.docs, picks))
     return TaskScore(plan, metrics, samples)
 
 
 def score_generations(plan: TaskPlan, responses: Sequence[Generation]) -> TaskScore:
-    """``exact_match`` per filter pipeline from each document's generated text."""
+    """Each generation metric per filter pipeline (``<metric>,<filter>``) from each
+    document's generated text."""
     spec = plan.spec
+    scorers = {
+        name: metric
+        for name in spec.metrics
+        if isinstance(metric := METRICS[name], GenerationMetric)
+    }
     samples = []
     for prompt, response in zip(plan.prompts, responses, strict=True):
         filtered = {
             name: apply_filter(steps, response.texts) for name, steps in spec.filters.items()
         }
         values = {
-            f"exact_match,{name}": exact_match(answer, prompt.answer, spec.exact_match)
-            for name, answer in filtered.items()
+            f"{name},{filter_name}": metric.score(answer, prompt.answer, spec.exact_match)
+            for name, metric in scorers.items()
+            for filter_name, answer in filtered.items()
         }
         samples.append(
             GenerationSample(
@@ -173,7 +176,8 @@ def score_generations(plan: TaskPlan, responses: Sequence[Generation]) -> TaskSc
             )
         )  # fmt: skip
     metrics = {
-        name: mean_with_stderr([s.values[name] for s in samples]) for name in samples[0].values
+        key: document_score(scorers[key.partition(",")[0]], [s.values[key] for s in samples])
+        for key in samples[0].values
     }
     return TaskScore(plan, metrics, samples)
 

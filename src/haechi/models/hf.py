@@ -74,7 +74,10 @@ class HFModel:
             dtype = torch.float32
         common = {"revision": args.revision, "trust_remote_code": args.trust_remote_code}
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source, **common)
+            # As lm-eval 0.4.13 does: the tokenizer is loaded with add_bos_token, so a
+            # tokenizer saved with add_bos_token=false still prepends BOS when asked to.
+            bos = {} if args.add_bos_token is None else {"add_bos_token": args.add_bos_token}
+            self.tokenizer = AutoTokenizer.from_pretrained(source, **common, **bos)
             self.model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **common)
         except OSError as exc:
             raise HaechiError(f"could not load model {target!r}: {exc}") from exc

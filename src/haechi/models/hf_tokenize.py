@@ -7,6 +7,8 @@ place, so this follows its rules exactly:
   difference (``whole[len(context):]``), so merges across the boundary count as continuation;
 - special tokens are the tokenizer's default (``add_special_tokens`` left unset) unless
   ``add_bos_token`` is given, and are not added to a string already starting with BOS text;
+  the backend must also load its tokenizer with that ``add_bos_token`` (as the harness
+  does), or ``add_special_tokens=True`` adds nothing to a tokenizer saved without BOS;
 - an empty context conditions on the prefix token (BOS, else EOS), unless the continuation
   already starts with it.
 """

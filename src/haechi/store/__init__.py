@@ -2,7 +2,7 @@
 
 ``open_store()`` connects (explicit URL, else ``$HAECHI_DB``, else a SQLite file in
 haechi's data folder; see ``haechi.store.db``) and migrates the schema; the returned
-``Store`` records runs and builds the leaderboard.
+``Store`` records runs and reads them back (``haechi.evaluate.leaderboard`` ranks them).
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 from haechi.store import review_schema  # noqa: F401  (registers the review tables)
 from haechi.store.db import redacted_url, resolve_url
 from haechi.store.records import (
-    Leaderboard,
-    LeaderboardRow,
     ResultRecord,
     RunNotFoundError,
     RunRecord,
@@ -21,8 +19,6 @@ from haechi.store.records import (
 )
 
 __all__ = [
-    "Leaderboard",
-    "LeaderboardRow",
     "ResultRecord",
     "RunNotFoundError",
     "RunRecord",

@@ -1,4 +1,4 @@
-"""The ``Store``: record runs and their results, read them back, rank models on a leaderboard."""
+"""The ``Store``: record runs and their results, read them back."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
@@ -23,7 +22,6 @@ from haechi.store.db import SQLITE_BEGIN, create_store_engine, migrate, redacted
 from haechi.store.schema import Result, Run
 
 RunStatus = Literal["running", "completed", "failed"]
-LEADERBOARD_KIND = "eval"
 _LOCK_RETRIES = 8
 _T = TypeVar("_T")
 
@@ -83,32 +81,6 @@ class RunRecord(BaseModel):
     finished_at: datetime | None
     error: str | None
     results: list[ResultRecord]
-
-
-class LeaderboardRow(BaseModel):
-    """One model: ``values`` maps task to its latest primary metric value; ``run_id`` and
-    ``finished_at`` are those of the newest run that contributed a value."""
-
-    model_config = ConfigDict(frozen=True)
-
-    model_spec: str
-    model_fingerprint: str
-    run_id: str
-    finished_at: datetime
-    values: dict[str, float]
-
-
-class Leaderboard(BaseModel):
-    """Rows ranked best first; ``columns`` lists groups first, then tasks, each
-    alphabetically; ``groups`` says which columns are groups; ``group`` is the sort column
-    asked for, if any."""
-
-    model_config = ConfigDict(frozen=True)
-
-    columns: list[str]
-    groups: list[str]
-    rows: list[LeaderboardRow]
-    group: str | None = None
 
 
 def open_store(url: str | None = None) -> Store:
@@ -259,35 +231,6 @@ class Store:
                 return run.id
         return None
 
-    def leaderboard(self, group: str | None = None) -> Leaderboard:
-        """One row per model fingerprint from its completed ``eval`` runs.
-
-        Each task's value is the primary metric of the newest completed run that has that
-        task. Rows are sorted by the ``group`` column when given, else by the mean of the
-        row's group values (of all its values when no group appears at all): highest
-        first, rows without a value last, ties by model spec.
-        """
-        query = (
-            select(
-                Run.id,
-                Run.model_spec,
-                Run.model_fingerprint,
-                Run.finished_at,
-                Result.task,
-                Result.value,
-                Result.is_group,
-            )
-            .join(Result, Result.run_id == Run.id)
-            .where(
-                Run.kind == LEADERBOARD_KIND,
-                Run.status == "completed",
-                Result.is_primary.is_(True),
-            )
-            .order_by(Run.finished_at.desc(), Run.id, Result.id)
-        )
-        rows = self.transact(lambda session: session.execute(query).all())
-        return _rank(rows, group)
-
     def close(self) -> None:
         """Release the database connections."""
         self._engine.dispose()
@@ -347,53 +290,4 @@ def _to_record(run: Run) -> RunRecord:
     return RunRecord.model_validate(
         {column: getattr(run, column) for column in RunRecord.model_fields if column != "results"}
         | {"results": results}
-    )
-
-
-@dataclass
-class _Row:
-    model_spec: str
-    model_fingerprint: str
-    run_id: str
-    finished_at: datetime
-    values: dict[str, float] = field(default_factory=dict)
-
-
-def _rank(rows: Sequence[Any], group: str | None) -> Leaderboard:
-    """Fold (run, task, value) rows, newest run first, into one ranked row per model."""
-    by_model: dict[str, _Row] = {}
-    is_group: dict[str, bool] = {}
-    for run_id, spec, fingerprint, finished_at, task, value, task_is_group in rows:
-        # The first row seen for a model comes from its newest contributing run.
-        row = by_model.setdefault(fingerprint, _Row(spec, fingerprint, run_id, finished_at))
-        row.values.setdefault(task, value)
-        is_group.setdefault(task, bool(task_is_group))
-    groups = sorted(task for task, flag in is_group.items() if flag)
-    columns = groups + sorted(task for task, flag in is_group.items() if not flag)
-
-    def score(row: _Row) -> float | None:
-        if group is not None:
-            return row.values.get(group)
-        keys = [g for g in groups if g in row.values] if groups else list(row.values)
-        return sum(row.values[k] for k in keys) / len(keys) if keys else None
-
-    def sort_key(row: _Row) -> tuple[bool, float, str, str]:
-        value = score(row)
-        return (value is None, -(value or 0.0), row.model_spec, row.model_fingerprint)
-
-    ranked = sorted(by_model.values(), key=sort_key)
-    return Leaderboard(
-        columns=columns,
-        groups=groups,
-        group=group,
-        rows=[
-            LeaderboardRow(
-                model_spec=r.model_spec,
-                model_fingerprint=r.model_fingerprint,
-                run_id=r.run_id,
-                finished_at=r.finished_at,
-                values=r.values,
-            )
-            for r in ranked
-        ],
     )

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from haechi.errors import InputError
 from haechi.yaml_files import read_yaml_mapping
-
-Metric = Literal["acc", "acc_norm", "acc_bytes", "acc_tokens", "mc1", "mc2", "f1", "exact_match"]
-Aggregation = Literal["kobbq"]
-# What each aggregation reports (computed in haechi.evaluate.aggregations).
-AGGREGATION_METRICS: dict[str, tuple[str, ...]] = {
-    "kobbq": ("acc_amb", "acc_dis", "diff_bias_amb", "diff_bias_dis"),
-}
 
 
 class DatasetSpec(BaseModel):
@@ -112,9 +113,13 @@ class TaskSpec(BaseModel):
             "(default: when the few-shot split is the evaluated split)"
         ),
     )
-    metrics: list[Metric] = ["acc"]
-    aggregations: list[Aggregation] = Field(
-        default_factory=list, description="extra task-level metrics computed from all samples"
+    metrics: list[str] = Field(
+        ["acc"], description="names declared in haechi.evaluate.metrics.METRICS"
+    )
+    aggregations: list[str] = Field(
+        default_factory=list,
+        description="extra task-level metrics computed from all samples "
+        "(haechi.evaluate.metrics.AGGREGATIONS)",
     )
     generation: GenerationSpec = GenerationSpec()
     filters: dict[str, list[FilterStep]] = Field(
@@ -125,19 +130,39 @@ class TaskSpec(BaseModel):
     primary_metric: str = "acc"
     source: str = Field("", exclude=True, description="the YAML file this spec came from")
 
+    # The metric table lives in haechi.evaluate, which imports this module: it is read when
+    # a spec is validated, not when this module is imported.
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, names: list[str]) -> list[str]:
+        from haechi.evaluate.metrics import METRICS
+
+        return _known(names, METRICS, "metric")
+
+    @field_validator("aggregations")
+    @classmethod
+    def _known_aggregations(cls, names: list[str]) -> list[str]:
+        from haechi.evaluate.metrics import AGGREGATIONS
+
+        return _known(names, AGGREGATIONS, "aggregation")
+
     @model_validator(mode="after")
     def _consistent(self) -> TaskSpec:
+        from haechi.evaluate.metrics import METRICS, ChoiceMetric, output_type
+
         if self.primary_metric not in self.metric_names():
             raise ValueError(
                 f"primary_metric {self.primary_metric!r} is not one of {self.metric_names()}"
             )
-        if "mc2" in self.metrics and not self.doc_to_labels:
-            raise ValueError("metric mc2 needs doc_to_labels (which choices are true)")
+        for name in self.metrics:
+            metric = METRICS[name]
+            if output_type(metric) != self.output_type:
+                raise ValueError(f"metric {name} scores {output_type(metric)} tasks")
+            if isinstance(metric, ChoiceMetric) and metric.needs_labels and not self.doc_to_labels:
+                raise ValueError(f"metric {name} needs doc_to_labels (which choices are true)")
         generative = self.output_type == "generate_until"
-        if generative and self.metrics != ["exact_match"]:
-            raise ValueError("generate_until tasks are scored with metrics: [exact_match]")
-        if not generative and "exact_match" in self.metrics:
-            raise ValueError("exact_match scores generate_until tasks")
+        if generative and self.aggregations:
+            raise ValueError("aggregations score multiple_choice tasks")
         if not generative and not self.doc_to_choice:
             raise ValueError("multiple_choice tasks need doc_to_choice")
         if not self.doc_to_text and not self.doc_to_continuation:
@@ -145,13 +170,22 @@ class TaskSpec(BaseModel):
         return self
 
     def metric_names(self) -> list[str]:
-        """Names of every reported metric: ``exact_match,<filter>`` for each filter of a
-        generate_until task, plus the metrics of the spec's aggregations."""
+        """Names of every reported metric: ``<metric>,<filter>`` for each filter of a
+        generate_until task, plus the numbers of the spec's aggregations."""
+        from haechi.evaluate.metrics import AGGREGATIONS
+
         if self.output_type == "generate_until":
-            names = [f"exact_match,{name}" for name in self.filters]
+            names = [f"{metric},{name}" for metric in self.metrics for name in self.filters]
         else:
             names = list(self.metrics)
-        return names + [m for a in self.aggregations for m in AGGREGATION_METRICS[a]]
+        return names + [m for a in self.aggregations for m in AGGREGATIONS[a].reports]
+
+
+def _known(names: list[str], table: Mapping[str, object], kind: str) -> list[str]:
+    for name in names:
+        if name not in table:
+            raise ValueError(f"unknown {kind} {name!r}: one of {', '.join(table)}")
+    return names
 
 
 class GroupSpec(BaseModel):

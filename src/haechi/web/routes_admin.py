@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from haechi.arena import RatingOptions, rate
 from haechi.errors import InputError
+from haechi.evaluate.leaderboard import leaderboard as ranked_models
 from haechi.review.accounts import PermissionDenied, add_user, list_users, update_user
 from haechi.review.arena import campaign_votes
 from haechi.review.campaigns import add_members, get_campaign, list_campaigns, members
@@ -33,9 +34,9 @@ _MEDIA = {
 
 @router.get("/leaderboard")
 def leaderboard(request: Request, who: ViewerDep) -> Response:
-    board = state(request).store.leaderboard(group="ko_h5")
+    board = ranked_models(state(request).store, group="ko_h5")
     if not any("ko_h5" in row.values for row in board.rows):
-        board = state(request).store.leaderboard()
+        board = ranked_models(state(request).store)
     return render(request, "leaderboard.html", who, board=board)
 
 

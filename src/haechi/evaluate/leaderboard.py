@@ -1,0 +1,139 @@
+"""The leaderboard: stored evaluation runs ranked by model, full runs only unless asked.
+
+A run is partial when it evaluated part of each task (``--limit``) or the bundled sample
+documents (``--samples``): its numbers are not comparable with full runs, so it is left out
+by default and, when included, listed unranked after the full rows, with its mark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from haechi.store import RunRecord, Store
+
+EVAL_KIND = "eval"
+_EPOCH = datetime.min.replace(tzinfo=UTC)  # never used: completed runs have finished_at
+
+
+class LeaderboardRow(BaseModel):
+    """One model: ``values`` maps task to its latest primary metric value; ``run_id`` and
+    ``finished_at`` are those of the newest run that contributed a value. A ``partial``
+    row is one partial run, its mark saying why (``--limit 100``, ``--samples``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model_spec: str
+    model_fingerprint: str
+    run_id: str
+    finished_at: datetime
+    values: dict[str, float]
+    partial: str | None = None
+
+
+class Leaderboard(BaseModel):
+    """Rows ranked best first (full rows, then any partial rows); ``columns`` lists groups
+    first, then tasks, each alphabetically; ``groups`` says which columns are groups;
+    ``group`` is the sort column asked for, if any; ``hidden_partial`` counts the partial
+    runs left out."""
+
+    model_config = ConfigDict(frozen=True)
+
+    columns: list[str]
+    groups: list[str]
+    rows: list[LeaderboardRow]
+    group: str | None = None
+    hidden_partial: int = 0
+
+
+def partial_mark(config: Mapping[str, Any]) -> str | None:
+    """Why a run's recorded configuration makes it partial, or ``None`` for a full run."""
+    options = config.get("eval") or {}
+    if options.get("limit") is not None:
+        return f"--limit {options['limit']}"
+    if options.get("samples"):
+        return "--samples"
+    return None
+
+
+def leaderboard(
+    store: Store, group: str | None = None, *, include_partial: bool = False
+) -> Leaderboard:
+    """One row per model fingerprint from its completed full ``eval`` runs (plus one per
+    partial run with ``include_partial``).
+
+    Each task's value is the primary metric of the newest completed run that has that
+    task. Rows are sorted by the ``group`` column when given, else by the mean of the
+    row's group values (of all its values when no group appears at all): highest first,
+    rows without a value last, ties by model spec.
+    """
+    runs = [
+        r
+        for r in store.list_runs(kind=EVAL_KIND, limit=None)
+        if r.status == "completed" and r.finished_at is not None
+    ]
+    runs.sort(key=lambda r: r.id)
+    runs.sort(key=lambda r: r.finished_at or _EPOCH, reverse=True)  # newest first, stable
+    partial = [r for r in runs if partial_mark(r.config) is not None]
+    rows = _fold([r for r in runs if partial_mark(r.config) is None], lambda r: r.model_fingerprint)
+    extra = _fold(partial, lambda r: r.id) if include_partial else []
+    is_group: dict[str, bool] = {}
+    for run in runs:
+        if include_partial or partial_mark(run.config) is None:
+            for result in run.results:
+                if result.is_primary:
+                    is_group.setdefault(result.task, result.is_group)
+    groups = sorted(task for task, flag in is_group.items() if flag)
+    columns = groups + sorted(task for task, flag in is_group.items() if not flag)
+    return Leaderboard(
+        columns=columns,
+        groups=groups,
+        group=group,
+        rows=_ranked(rows, groups, group) + _ranked(extra, groups, group),
+        hidden_partial=0 if include_partial else len(partial),
+    )
+
+
+def _fold(runs: list[RunRecord], key: Callable[[RunRecord], str]) -> list[LeaderboardRow]:
+    """Primary results of runs (newest first) folded into one row per ``key(run)``: each
+    task's value comes from the newest run that has it."""
+    newest: dict[str, RunRecord] = {}
+    values: dict[str, dict[str, float]] = {}
+    for run in runs:
+        newest.setdefault(key(run), run)
+        row = values.setdefault(key(run), {})
+        for result in run.results:
+            if result.is_primary:
+                row.setdefault(result.task, result.value)
+    return [
+        LeaderboardRow(
+            model_spec=run.model_spec,
+            model_fingerprint=run.model_fingerprint,
+            run_id=run.id,
+            finished_at=run.finished_at or _EPOCH,
+            values=values[k],
+            partial=partial_mark(run.config),
+        )
+        for k, run in newest.items()
+        if values[k]
+    ]
+
+
+def _ranked(
+    rows: list[LeaderboardRow], groups: list[str], group: str | None
+) -> list[LeaderboardRow]:
+    def score(row: LeaderboardRow) -> float | None:
+        if group is not None:
+            return row.values.get(group)
+        keys = [g for g in groups if g in row.values] if groups else list(row.values)
+        return sum(row.values[k] for k in keys) / len(keys) if keys else None
+
+    def sort_key(row: LeaderboardRow) -> tuple[bool, float, str, str]:
+        value = score(row)
+        return (value is None, -(value or 0.0), row.model_spec, row.model_fingerprint)
+
+    return sorted(rows, key=sort_key)
