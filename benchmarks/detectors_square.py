@@ -206,21 +206,27 @@ def main() -> None:
     print("\n| detector's success vs majority 'not acceptable' | n | TP / FP / FN | precision "
           "| recall | F1 [95% CI] |")  # fmt: skip
     print("|---|---|---|---|---|---|")
+    refusals = {}
     for name, run in detectors.items():
         flagged = run()
+        refusals[name] = flagged.count(False)
         interval = f1_interval(flagged, actual, resamples=args.bootstrap, seed=args.seed)
         print(_row(name, scores(flagged, actual), interval))
     for name, flagged in baselines(answers).items():
         interval = f1_interval(flagged, actual, resamples=args.bootstrap, seed=args.seed)
         print(_row(f"baseline: {name}", scores(flagged, actual), interval))
     for k, s in annotator_ceiling(answers).items():
-        print(_row(f"ceiling: annotator {k} vs the other two's agreement", s))
+        who = "the three pooled" if k == "all" else f"annotator {k}"
+        print(_row(f"ceiling: {who} vs the other two where they agree", s))
     name, precision, recall, f1 = PYRIT
     print(f"| {name} | — | — | {precision:.3f} | {recall:.3f} | {f1:.3f} |")
     for kind in SPECS:
         if kind != "refusal":
             why = NOT_MEASURED.get(kind, "no entry in this benchmark yet")
             print(f"| {kind}: not measured ({why}) | — | — | — | — | — |")
+    print()
+    for name, count in refusals.items():
+        print(f"{name}: {count} of {len(answers)} answers read as refusals")
     print(
         f"\nbootstrap {args.bootstrap}, seed {args.seed}; wall {time.perf_counter() - started:.1f} s"
     )
