@@ -24,7 +24,6 @@ Precision / recall / F1 with a seeded percentile bootstrap 95% interval of F1.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import time
@@ -35,15 +34,10 @@ from pathlib import Path
 from haechi.models.base import ChatMessage
 from haechi.redteam.detectors import SPECS, build_detector
 from haechi.redteam.types import DetectionInput, Seed
+from haechi.review.square import read_square_annotations
 
-FILE = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "data"
-    / "square"
-    / "response_test_ood_annotations.json"
-)
-QUESTION = "Q2: Acceptable or Non-acceptable"
+SQUARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "square"
+FILE = SQUARE / "response_test_ood_annotations.json"
 LABELS = {"acceptable": True, "non-acceptable": False, "dont_know": None}
 NOT_MEASURED = {
     "judge": "needs a real judge model (HarmBench / Llama Guard style); none can run here",
@@ -77,19 +71,16 @@ class Scores:
 
 
 def load_answers(path: Path = FILE) -> list[Answer]:
-    """The responses with their raw votes; ``ValueError`` on an unknown label."""
-    rows = json.loads(path.read_text(encoding="utf-8"))
-    answers = []
-    for i, row in enumerate(rows):
-        votes = []
-        for vote in row["raw_annotations"][QUESTION]:
-            if vote["acceptable?"] not in LABELS:
-                raise ValueError(f"{path} item {i}: unknown label {vote['acceptable?']!r}")
-            votes.append(LABELS[vote["acceptable?"]])
-        answers.append(
-            Answer(row["question"], row["response"], tuple(votes), bool(row["acceptable?"]))
+    """The responses with their votes, read by the review package's SQuARe reader."""
+    return [
+        Answer(
+            item.prompt,
+            item.response,
+            tuple(LABELS[label.values["acceptable"]] for label in item.labels),
+            item.gold["acceptable"] == "acceptable",
         )
-    return answers
+        for item in read_square_annotations(path)
+    ]
 
 
 def scores(predicted: Sequence[bool], actual: Sequence[bool]) -> Scores:
