@@ -12,16 +12,13 @@ import yaml
 
 from haechi.errors import HaechiError, InputError
 from haechi.models.base import ChatMessage
-from haechi.redteam.detectors import (
+from haechi.redteam.combine import (
     CombinedDetector,
     CombinedVerdict,
-    CombineSpec,
-    RefusalSpec,
-    build_detector,
     combine_verdicts,
     members_from_raw,
-    parse_detector_spec,
 )
+from haechi.redteam.detectors import CombineSpec, RefusalSpec, build_detector, parse_detector_spec
 from haechi.redteam.refusal import RefusalDetector
 from haechi.redteam.types import DetectionInput, Detector, Seed, Verdict
 

@@ -1,4 +1,9 @@
-"""The refusal detector: the bundled labelled set, spelling variants, look-alikes, a classifier."""
+"""The refusal detector: the bundled labelled set, spelling variants, look-alikes, a classifier.
+
+The bundled labelled set was written together with the patterns: its accuracy here is a
+regression guard, not a measurement (that is benchmarks/detectors_square.py, on SQuARe's
+human labels).
+"""
 
 from __future__ import annotations
 

@@ -182,3 +182,33 @@ def test_report_escapes_model_text_and_compares_runs(tiny_llama_dir: Path, tmp_p
     assert data["attempts"] == 1 + 3 and data["asr"]["n"] == 1
     rows = dict(compare(baseline, report))
     assert rows["overall"].a.n == 4 and rows["overall"].b.n == 1
+
+
+def test_re_running_a_completed_campaign_sends_nothing(
+    tiny_qwen2_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from haechi.cli.redteam_cmd import app
+
+    path = campaign_file(tmp_path, f"hf/{tiny_qwen2_dir}", "converters: [[], [rot13]]\n")
+    db = str(tmp_path / "s.db")
+
+    def run(*flags: str) -> str:
+        result = CliRunner().invoke(
+            app, ["run", str(path), "--db", db, *flags], env={"COLUMNS": "200", "NO_COLOR": "1"}
+        )
+        assert result.exit_code == 0, result.output
+        return " ".join(result.output.split())
+
+    assert "sent 11 attempts (0 already stored)" in run()
+    again = run()
+    assert "already complete (11 attempts stored): nothing sent" in again
+    assert "--new-run starts a fresh run" in again
+    with open_store(db) as store:
+        [first] = store.list_runs(kind="redteam")
+    assert "sent 11 attempts (0 already stored)" in run("--new-run")
+    with open_store(db) as store:
+        runs = store.list_runs(kind="redteam")
+        assert [r.status for r in runs] == ["completed", "completed"]
+        assert runs[1].id == first.id and len(load_attempts(store, runs[0].id)) == 11

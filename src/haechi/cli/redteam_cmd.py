@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -28,9 +28,13 @@ app.command("converters")(converters_command)
 @app.command("run")
 def run_command(
     campaign: Annotated[Path, typer.Argument(help="The campaign YAML file.")],
+    new_run: Annotated[
+        bool, typer.Option("--new-run", help="Start a fresh run even if one is complete.")
+    ] = False,
     db: DbOption = None,
 ) -> None:
-    """Run a campaign; re-running the same file resumes an interrupted run.
+    """Run a campaign; re-running the same file resumes an interrupted run, and sends
+    nothing once a run of it against the same target is complete (see --new-run).
 
     Every attempt is stored with its whole chain (seed, generator, converters, turns,
     response, each detector's verdict). Then see `haechi redteam report NAME`.
@@ -43,11 +47,17 @@ def run_command(
     prepared = Campaign(spec, campaign.parent.resolve())
     with open_store(db) as store:
         try:
-            outcome = prepared.run(store, progress=console.is_terminal)
+            outcome = prepared.run(store, progress=console.is_terminal, new_run=new_run)
         except KeyboardInterrupt:
             console.print("interrupted: run the same command again to resume")
             raise typer.Exit(130) from None
         report_summary(build_report(store, spec.name))
+    if outcome.complete:
+        console.print(
+            f"run {outcome.run_id[:8]} of this campaign is already complete "
+            f"({outcome.skipped} attempts stored): nothing sent; --new-run starts a fresh run"
+        )
+        return
     console.print(
         f"sent {outcome.sent} attempts ({outcome.skipped} already stored)"
         + (" — token budget reached" if outcome.budget_exhausted else "")
@@ -126,10 +136,28 @@ def report_summary(report: CampaignReport) -> None:
             category, f"{100 * r.value:.1f}", f"{100 * low:.1f}–{100 * high:.1f}", str(r.n)
         )
     console.print(table)
+    print_coverage(report.coverage())
     cost = report.cost
     console.print(
         f"cost: {cost['prompt_tokens']:.0f} prompt + {cost['completion_tokens']:.0f} completion "
         f"tokens, {cost['seconds']} s"
+    )
+
+
+def print_coverage(summary: dict[str, Any]) -> None:
+    """What of the plan a budget left out (nothing printed when all of it was sent)."""
+    from haechi.redteam.plan import left_out
+
+    if not summary or summary["covered"] >= summary["planned"]:
+        return
+    missing = left_out(summary)
+    console.print(
+        f"budget: {summary['covered']} of {summary['planned']} planned attacks; "
+        + (
+            "left out entirely: " + ", ".join(missing)
+            if missing
+            else "every seed set, generator and converter chain sampled"
+        )
     )
 
 

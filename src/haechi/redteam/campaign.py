@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from haechi.errors import InputError
+from haechi.redteam.converters import CONVERTERS, MODEL_KINDS
+from haechi.redteam.detectors import parse_detector_spec
+from haechi.redteam.generators import JAILBREAK_FAMILIES
 from haechi.yaml_files import read_yaml_mapping
 
 
@@ -106,6 +111,60 @@ class CampaignSpec(BaseModel):
                 raise ValueError(exc.message + (f" ({exc.hint})" if exc.hint else "")) from None
         return value
 
+    _file: str | None = PrivateAttr(None)
+    _text: str = PrivateAttr("")
+
+    def locate(self, exc: InputError) -> InputError:
+        """``exc`` with the campaign file and the line of its field, when it has neither."""
+        if self._file is None or exc.file is not None:
+            return exc
+        line = line_of(self._text, exc.field or "")
+        return InputError(exc.message, file=self._file, line=line, field=exc.field, hint=exc.hint)
+
+    def check(self) -> None:
+        """What a campaign names beyond its own schema: converters, generators, detectors.
+        Raises ``InputError`` naming the field; reads no data and loads no model."""
+        for i, chain in enumerate(self.converters):
+            for j, name in enumerate(chain):
+                where = f"converters[{i}][{j}]"
+                if name in MODEL_KINDS and self.converter_model is None:
+                    raise InputError(
+                        f"converter {name!r} calls a model, and none was given",
+                        field=where,
+                        hint="set converter_model: to a model spec",
+                    )
+                if name not in CONVERTERS and name not in MODEL_KINDS:
+                    raise InputError(
+                        f"unknown converter {name!r}",
+                        field=where,
+                        hint=f"known converters: {', '.join([*CONVERTERS, *MODEL_KINDS])}",
+                    )
+        for i, generator in enumerate(self.generators):
+            for j, family in enumerate(generator.families):
+                if family not in JAILBREAK_FAMILIES:
+                    raise InputError(
+                        f"unknown jailbreak family {family!r}",
+                        field=f"generators[{i}].families[{j}]",
+                        hint=f"known: {', '.join(JAILBREAK_FAMILIES)}",
+                    )
+            if generator.type in ("red_lm", "pair") and not generator.model:
+                raise InputError(
+                    f"a {generator.type} generator needs the attacker's model spec",
+                    field=f"generators[{i}].model",
+                )
+        if sum(g.type == "pair" for g in self.generators) > 1:
+            raise InputError("at most one pair generator", field="generators")
+        names = [
+            parse_detector_spec(d, where=f"detectors[{i}]").detector_name
+            for i, d in enumerate(self.detectors)
+        ]
+        if len(set(names)) != len(names):
+            raise InputError(
+                f"detector names must be distinct, got {', '.join(names)}",
+                field="detectors",
+                hint="set a distinct name: on each detector",
+            )
+
     def fingerprint(self) -> str:
         """A hash of everything that decides which attempts exist and how they are judged
         (an unset ``mitigation`` is left out, so campaigns written before it keep theirs)."""
@@ -117,26 +176,52 @@ class CampaignSpec(BaseModel):
 
 
 def load_campaign(path: Path) -> CampaignSpec:
-    """Read and validate a campaign file; errors name the file, the line and the field."""
+    """Read and validate a campaign file, converters, generators and detectors included;
+    errors name the file, the line and the field."""
     raw, text = read_yaml_mapping(path, "campaign")
     try:
-        return CampaignSpec.model_validate(raw)
+        spec = CampaignSpec.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         raise InputError(
             f"{first['msg']} (got {first.get('input')!r})",
             file=str(path),
-            line=_line_of(text, first["loc"]),
+            line=line_of(text, field),
             field=field or None,
         ) from None
+    spec._file, spec._text = str(path), text
+    try:
+        spec.check()
+    except InputError as exc:
+        raise spec.locate(exc) from None
+    return spec
 
 
-def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
-    """The line of the first key in ``loc`` (good enough to point a user at the entry)."""
-    for part in reversed(loc):
-        if isinstance(part, str):
-            for number, line in enumerate(text.splitlines(), start=1):
-                if line.lstrip().startswith(f"{part}:") or line.lstrip().startswith(f"- {part}:"):
-                    return number
-    return None
+_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+
+
+def line_of(text: str, field: str) -> int | None:
+    """The line of ``field`` (``detectors[1].model`` or ``target.max_new_tokens``) in the
+    YAML ``text``: of its deepest part that is there."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for index, key in _PART.findall(field):
+        if isinstance(node, yaml.MappingNode):
+            pair = next(((k, v) for k, v in node.value if k.value == (key or index)), None)
+            if pair is None:
+                break
+            line = pair[0].start_mark.line + 1
+            node = pair[1]
+        elif isinstance(node, yaml.SequenceNode) and (index or key).isdigit():
+            position = int(index or key)
+            if position >= len(node.value):
+                break
+            node = node.value[position]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line

@@ -1,4 +1,4 @@
-"""Detectors built from a campaign's YAML, the Hugging Face classifier, and combination rules.
+"""Detectors as a campaign's YAML names them: one spec class per ``type``, each with its ``build``.
 
 A campaign lists detectors as mappings; ``build_detector`` turns one into a ``Detector``::
 
@@ -7,157 +7,137 @@ A campaign lists detectors as mappings; ``build_detector`` turns one into a ``De
     {type: judge, model: "hf/…", style: harmbench}       # LLM judge (judges.py)
     {type: judge, model: "openai/…", model_args: {base_url: …}, style: llamaguard}
     {type: classifier, model: PATH, harmful_label: toxic, threshold: 0.5}
-    {type: combine, rule: majority, detectors: [...]}
+    {type: combine, rule: majority, detectors: [...]}   # combine.py
 
+Adding a detector is one subclass of ``DetectorSpec`` with a ``type`` Literal, its options
+as fields and a ``build``: defining it registers it (``SPECS``), and the entries are read
+as a pydantic union discriminated on ``type`` built from the registry, nested ones too.
 Every entry may set ``name`` (the verdicts' ``detector``); members of one ``combine`` need
 distinct names. Bad entries raise ``InputError`` naming the field (``detectors[1].model``).
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import statistics
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic_core import CoreSchema
 
-from haechi.errors import HaechiError, InputError
+from haechi.errors import InputError
 from haechi.models.base import LanguageModel
 from haechi.redteam.classifier import ClassifierDetector, HFTextClassifier
+from haechi.redteam.combine import CombinedDetector, CombineRule
 from haechi.redteam.judges import JudgeDetector, check_judge_options
 from haechi.redteam.refusal import RefusalDetector
-from haechi.redteam.types import DetectionInput, Detector, Verdict
+from haechi.redteam.types import Detector
 
-CombineRule = Literal["any", "all", "majority"]
-DETECTOR_TYPES = ("refusal", "judge", "classifier", "combine")
-
-# -- combination rules -------------------------------------------------------------------
+SPECS: dict[str, type[DetectorSpec]] = {}
+"""Every detector spec class by its ``type``, in the order they were defined."""
 
 
-@dataclass(frozen=True)
-class CombinedVerdict(Verdict):
-    """A combined verdict; ``members`` are the members' own verdicts (also JSON in ``raw``)."""
+@dataclass
+class BuildContext:
+    """Where an entry sits (``detectors[2]``, for error fields) and the models loaded so far,
+    so judges of one entry that name the same model and args share one load."""
 
-    members: tuple[Verdict, ...] = ()
+    where: str = ""
+    models: dict[str, LanguageModel] = field(default_factory=dict)
 
+    def at(self, name: str) -> str:
+        return f"{self.where}.{name}" if self.where else name
 
-def combine_verdicts(verdicts: Sequence[Verdict], rule: CombineRule, name: str) -> CombinedVerdict:
-    """Combine one item's member verdicts.
+    def inside(self, name: str) -> BuildContext:
+        return BuildContext(self.at(name), self.models)
 
-    ``any``: success if one member says so; ``all``: if every member does; ``majority``: if
-    more than half do (a tie is not a success). ``score``: max / min / median of the members'
-    scores when every member has one, else None. ``labels``: the labels of the members that
-    agree with the outcome. ``raw``: ``{"rule": …, "members": [verdicts as objects]}``.
-    """
-    if not verdicts:
-        raise ValueError("combine_verdicts needs at least one verdict")
-    votes = [v.success for v in verdicts]
-    if rule == "any":
-        success = any(votes)
-    elif rule == "all":
-        success = all(votes)
-    else:
-        success = 2 * sum(votes) > len(votes)
-    scores = [v.score for v in verdicts if v.score is not None]
-    score = None
-    if len(scores) == len(verdicts):
-        if rule == "any":
-            score = max(scores)
-        elif rule == "all":
-            score = min(scores)
-        else:
-            score = float(statistics.median(scores))
-    labels: list[str] = []
-    for v in verdicts:
-        for label in v.labels if v.success == success else ():
-            if label not in labels:
-                labels.append(label)
-    raw = json.dumps(
-        {"rule": rule, "members": [_verdict_dict(v) for v in verdicts]}, ensure_ascii=False
-    )
-    return CombinedVerdict(name, success, score, tuple(labels), raw, tuple(verdicts))
+    def load_model(self, spec: str, args: dict[str, Any]) -> LanguageModel:
+        """``haechi.models.load(spec, **args)``, once per spec and args; errors name the field."""
+        from haechi.models import load
+
+        key = json.dumps([spec, args], sort_keys=True, default=str)
+        if key not in self.models:
+            try:
+                self.models[key] = load(spec, **args)
+            except InputError as exc:
+                if exc.field in (None, "model"):
+                    raise InputError(exc.message, field=self.at("model"), hint=exc.hint) from None
+                raise InputError(exc.describe(), field=self.at("model_args")) from None
+        return self.models[key]
 
 
-def members_from_raw(raw: str) -> tuple[Verdict, ...]:
-    """The member verdicts kept in a combined verdict's ``raw`` (nested ones as
-    ``CombinedVerdict``), e.g. after reading it back from the store."""
-    data = json.loads(raw)
-    return tuple(_verdict_from_dict(m) for m in data["members"])
+class DetectorSpec(BaseModel):
+    """One detector entry. Subclasses set ``type: Literal[...]`` and implement ``build``;
+    ``check`` adds rules across fields, ``detector_name`` the verdicts' ``detector``."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    type: str
+    name: str | None = None
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        kind = cls.model_fields["type"].default
+        if not isinstance(kind, str):
+            raise TypeError(f"{cls.__name__} needs a default for its type Literal")
+        if kind in SPECS:
+            raise TypeError(f"detector type {kind!r} is defined twice")
+        SPECS[kind] = cls
+        for spec in SPECS.values():  # specs holding members re-read the grown union
+            if spec.__pydantic_complete__:
+                spec.model_rebuild(force=True)
+
+    @property
+    def detector_name(self) -> str:
+        return self.name or self.type
+
+    def check(self, at: Callable[[str], str]) -> None:
+        """Raise ``InputError`` for options that validate alone but not together."""
+
+    def build(self, context: BuildContext) -> Detector:
+        raise NotImplementedError
 
 
-def _verdict_dict(v: Verdict) -> dict[str, Any]:
-    return {
-        "detector": v.detector,
-        "success": v.success,
-        "score": v.score,
-        "labels": list(v.labels),
-        "raw": v.raw,
-    }
+class AnyDetectorSpec:
+    """A field type: any registered detector entry (the discriminated union)."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return handler.generate_schema(_union())
 
 
-def _verdict_from_dict(data: Mapping[str, Any]) -> Verdict:
-    fields = (
-        str(data["detector"]),
-        bool(data["success"]),
-        None if data.get("score") is None else float(data["score"]),
-        tuple(str(x) for x in data.get("labels") or ()),
-        str(data.get("raw") or ""),
-    )
-    try:
-        inner = json.loads(fields[4])
-    except ValueError:
-        inner = None
-    if isinstance(inner, dict) and {"rule", "members"} <= inner.keys():
-        return CombinedVerdict(*fields, members=members_from_raw(fields[4]))
-    return Verdict(*fields)
+def _union() -> Any:
+    """Every registered spec, told apart by ``type``."""
+    return Annotated[Union[tuple(SPECS.values())], Field(discriminator="type")]  # noqa: UP007
 
 
-class CombinedDetector:
-    """Runs every member on the whole batch, then combines per item (``combine_verdicts``)."""
-
-    def __init__(
-        self, detectors: Sequence[Detector], rule: CombineRule = "any", *, name: str | None = None
-    ) -> None:
-        if not detectors:
-            raise InputError("a combination needs at least one detector", field="detectors")
-        if rule not in ("any", "all", "majority"):
-            raise InputError(f"unknown rule {rule!r}", field="rule", hint="any, all or majority")
-        names = [d.name for d in detectors]
-        if len(set(names)) != len(names):
-            raise InputError(
-                f"member names must be distinct, got {', '.join(names)}",
-                field="detectors",
-                hint="set a distinct name: on each member",
-            )
-        self.members = tuple(detectors)
-        self.rule: CombineRule = rule
-        self.name = name or f"{rule}({','.join(names)})"
-
-    def detect(self, items: Sequence[DetectionInput]) -> list[Verdict]:
-        per_member = [member.detect(items) for member in self.members]
-        for member, verdicts in zip(self.members, per_member, strict=True):
-            if len(verdicts) != len(items):
-                raise HaechiError(
-                    f"detector {member.name!r} returned {len(verdicts)} verdicts for {len(items)} items"
-                )
-        return [
-            combine_verdicts([verdicts[i] for verdicts in per_member], self.rule, self.name)
-            for i in range(len(items))
-        ]
+_ADAPTERS: dict[tuple[type[DetectorSpec], ...], TypeAdapter[Any]] = {}
 
 
-# -- specs (a campaign's YAML entries) ---------------------------------------------------
+def _adapter() -> TypeAdapter[Any]:
+    members = tuple(SPECS.values())
+    if members not in _ADAPTERS:
+        _ADAPTERS[members] = TypeAdapter(_union())
+    return _ADAPTERS[members]
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# -- the detectors ------------------------------------------------------------------------
 
 
-class RefusalSpec(_Spec):
+class RefusalSpec(DetectorSpec):
+    """Refusal patterns, optionally with a refusal classifier (refusal.py)."""
+
     type: Literal["refusal"] = "refusal"
-    name: str = "refusal"
+    name: str | None = "refusal"
     classifier: str | None = None
     refusal_label: str | int = "refusal"
     threshold: float = Field(0.5, ge=0, le=1)
@@ -165,10 +145,24 @@ class RefusalSpec(_Spec):
     batch_size: int = Field(16, ge=1)
     device: str = "auto"
 
+    def build(self, context: BuildContext) -> Detector:
+        classifier = None
+        if self.classifier:
+            classifier = HFTextClassifier(
+                self.classifier,
+                self.refusal_label,
+                batch_size=self.batch_size,
+                device=self.device,
+                field=context.at("classifier"),
+                label_field=context.at("refusal_label"),
+            )
+        return RefusalDetector(self.detector_name, classifier, self.threshold, self.window)
 
-class JudgeSpec(_Spec):
+
+class JudgeSpec(DetectorSpec):
+    """An LLM judge in HarmBench or Llama-Guard style, any model spec (judges.py)."""
+
     type: Literal["judge"] = "judge"
-    name: str | None = None
     model: str
     model_args: dict[str, Any] = Field(default_factory=dict)
     style: Literal["harmbench", "llamaguard"] = "harmbench"
@@ -182,10 +176,40 @@ class JudgeSpec(_Spec):
     template: str | None = None
     system: str | None = None
 
+    @property
+    def detector_name(self) -> str:
+        return self.name or f"judge-{self.style}"
 
-class ClassifierSpec(_Spec):
+    def check(self, at: Callable[[str], str]) -> None:
+        try:
+            check_judge_options(
+                self.style, chat=self.chat, native=self.native, template=self.template
+            )
+        except InputError as exc:
+            raise InputError(exc.message, field=at(exc.field or "style"), hint=exc.hint) from None
+
+    def build(self, context: BuildContext) -> Detector:
+        return JudgeDetector(
+            context.load_model(self.model, self.model_args),
+            self.style,
+            name=self.detector_name,
+            chat=self.chat,
+            native=self.native,
+            code_map=self.code_map,
+            max_new_tokens=self.max_new_tokens,
+            top_logprobs=self.top_logprobs,
+            batch_size=self.batch_size,
+            max_response_chars=self.max_response_chars,
+            template=self.template,
+            system=self.system,
+        )
+
+
+class ClassifierSpec(DetectorSpec):
+    """A Hugging Face text classifier's P(harmful label) (classifier.py)."""
+
     type: Literal["classifier"] = "classifier"
-    name: str = "classifier"
+    name: str | None = "classifier"
     model: str
     harmful_label: str | int
     threshold: float = Field(0.5, ge=0, le=1)
@@ -193,153 +217,112 @@ class ClassifierSpec(_Spec):
     max_length: int | None = Field(None, ge=1)
     device: str = "auto"
 
+    def build(self, context: BuildContext) -> Detector:
+        classifier = HFTextClassifier(
+            self.model,
+            self.harmful_label,
+            batch_size=self.batch_size,
+            max_length=self.max_length,
+            device=self.device,
+            field=context.at("model"),
+            label_field=context.at("harmful_label"),
+        )
+        return ClassifierDetector(classifier, self.threshold, name=self.detector_name)
 
-class CombineSpec(_Spec):
+
+class CombineSpec(DetectorSpec):
+    """Several detectors' verdicts combined by ``rule`` (combine.py)."""
+
     type: Literal["combine"] = "combine"
-    name: str | None = None
     rule: CombineRule
-    detectors: list[RefusalSpec | JudgeSpec | ClassifierSpec | CombineSpec] = Field(min_length=1)
+    detectors: list[AnyDetectorSpec] = Field(min_length=1)
 
+    @property
+    def members(self) -> list[DetectorSpec]:
+        return [m for m in self.detectors if isinstance(m, DetectorSpec)]
 
-DetectorSpec = RefusalSpec | JudgeSpec | ClassifierSpec | CombineSpec
-_SPECS: dict[str, type[_Spec]] = {
-    "refusal": RefusalSpec,
-    "judge": JudgeSpec,
-    "classifier": ClassifierSpec,
-    "combine": CombineSpec,
-}
+    @property
+    def detector_name(self) -> str:
+        names = ",".join(m.detector_name for m in self.members)
+        return self.name or f"{self.rule}({names})"
 
-
-def parse_detector_spec(spec: object, *, where: str = "") -> DetectorSpec:
-    """Validate one YAML entry without loading any model; ``where`` prefixes field names
-    in errors (``detectors[2]``)."""
-
-    def at(name: str) -> str:
-        return f"{where}.{name}" if where else name
-
-    if not isinstance(spec, Mapping):
-        raise InputError(
-            f"a detector must be a mapping with a 'type', got {spec!r}", field=where or "detector"
-        )
-    kind = spec.get("type")
-    if kind not in _SPECS:
-        raise InputError(
-            f"unknown detector type {kind!r}",
-            field=at("type"),
-            hint=f"one of {', '.join(DETECTOR_TYPES)}",
-        )
-    values = dict(spec)
-    if kind == "combine":
-        children = values.pop("detectors", None)
-        if not isinstance(children, list) or not children:
-            raise InputError("a combination needs a non-empty list", field=at("detectors"))
-        members = [
-            parse_detector_spec(c, where=at(f"detectors[{i}]")) for i, c in enumerate(children)
-        ]
-        names = [spec_name(m) for m in members]
+    def check(self, at: Callable[[str], str]) -> None:
+        for i, member in enumerate(self.members):
+            member.check(functools.partial(_member_at, at, i))
+        names = [m.detector_name for m in self.members]
         if len(set(names)) != len(names):
             raise InputError(
                 f"member names must be distinct, got {', '.join(names)}",
                 field=at("detectors"),
                 hint="set a distinct name: on each member",
             )
-        values["detectors"] = members
-    try:
-        parsed = _SPECS[kind].model_validate(values)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "value"
+
+    def build(self, context: BuildContext) -> Detector:
+        members = [m.build(context.inside(f"detectors[{i}]")) for i, m in enumerate(self.members)]
+        return CombinedDetector(members, self.rule, name=self.detector_name)
+
+
+def _member_at(at: Callable[[str], str], index: int, name: str) -> str:
+    return at(f"detectors[{index}].{name}")
+
+
+# -- reading and building -----------------------------------------------------------------
+
+
+def parse_detector_spec(spec: object, *, where: str = "") -> DetectorSpec:
+    """Validate one YAML entry without loading any model; ``where`` prefixes field names
+    in errors (``detectors[2]``)."""
+    context = BuildContext(where)
+    if not isinstance(spec, Mapping):
         raise InputError(
-            f"{first['msg']} (got {first.get('input')!r})",
-            field=at(loc),
-            hint=f"allowed: {', '.join(_SPECS[kind].model_fields)}"
-            if first["type"] == "extra_forbidden"
-            else None,
-        ) from None
-    if isinstance(parsed, JudgeSpec):
-        try:
-            check_judge_options(
-                parsed.style, chat=parsed.chat, native=parsed.native, template=parsed.template
-            )
-        except InputError as exc:
-            raise InputError(exc.message, field=at(exc.field or "style"), hint=exc.hint) from None
-    assert isinstance(parsed, RefusalSpec | JudgeSpec | ClassifierSpec | CombineSpec)
+            f"a detector must be a mapping with a 'type', got {spec!r}", field=where or "detector"
+        )
+    try:
+        parsed = _adapter().validate_python(dict(spec))
+    except ValidationError as exc:
+        raise _input_error(exc, context) from None
+    assert isinstance(parsed, DetectorSpec)
+    parsed.check(context.at)
     return parsed
-
-
-def spec_name(spec: DetectorSpec) -> str:
-    """The name the detector built from ``spec`` will have."""
-    if isinstance(spec, JudgeSpec):
-        return spec.name or f"judge-{spec.style}"
-    if isinstance(spec, CombineSpec):
-        return spec.name or f"{spec.rule}({','.join(spec_name(m) for m in spec.detectors)})"
-    return spec.name
 
 
 def build_detector(spec: object, *, where: str = "") -> Detector:
     """Build a detector from a campaign's YAML entry (a mapping or a parsed spec), loading
     its models; judges in one entry that name the same model and args share one load."""
-    parsed = (
-        spec
-        if isinstance(spec, RefusalSpec | JudgeSpec | ClassifierSpec | CombineSpec)
-        else parse_detector_spec(spec, where=where)
+    parsed = spec if isinstance(spec, DetectorSpec) else parse_detector_spec(spec, where=where)
+    return parsed.build(BuildContext(where))
+
+
+def _input_error(exc: ValidationError, context: BuildContext) -> InputError:
+    """The first error, its location as a field path: pydantic's location holds the
+    union's tag (the ``type``) before each entry's fields, which the path leaves out."""
+    first = exc.errors()[0]
+    parts: list[str] = []
+    spec: type[DetectorSpec] | None = None
+    expect_tag = True
+    for part in first["loc"]:
+        if expect_tag and isinstance(part, str) and part in SPECS:
+            spec, expect_tag = SPECS[part], False
+        elif isinstance(part, int):
+            parts.append(f"[{part}]")
+            expect_tag = True
+        else:
+            parts.append(f".{part}")
+            expect_tag = False
+    kind = first["type"]
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        got = first["input"].get("type") if isinstance(first["input"], Mapping) else None
+        message = f"unknown detector type {got!r}" if got is not None else "missing"
+        parts.append(".type")
+        hint: str | None = f"one of {', '.join(SPECS)}"
+    elif kind in ("model_attributes_type", "model_type"):
+        message = f"a detector must be a mapping with a 'type', got {first['input']!r}"
+        hint = None
+    else:
+        message = f"{first['msg']} (got {first.get('input')!r})"
+        allowed = ", ".join(spec.model_fields) if spec else ""
+        hint = f"allowed: {allowed}" if kind == "extra_forbidden" and spec else None
+    path = "".join(parts).lstrip(".")
+    return InputError(
+        message, field=context.at(path) if path else context.where or "detector", hint=hint
     )
-    return _build(parsed, where, {})
-
-
-def _build(spec: DetectorSpec, where: str, judges: dict[str, LanguageModel]) -> Detector:
-    def at(name: str) -> str:
-        return f"{where}.{name}" if where else name
-
-    if isinstance(spec, RefusalSpec):
-        classifier = None
-        if spec.classifier:
-            classifier = HFTextClassifier(
-                spec.classifier,
-                spec.refusal_label,
-                batch_size=spec.batch_size,
-                device=spec.device,
-                field=at("classifier"),
-                label_field=at("refusal_label"),
-            )
-        return RefusalDetector(spec.name, classifier, spec.threshold, spec.window)
-    if isinstance(spec, JudgeSpec):
-        from haechi.models import load
-
-        key = json.dumps([spec.model, spec.model_args], sort_keys=True, default=str)
-        try:
-            model = judges.get(key) or judges.setdefault(key, load(spec.model, **spec.model_args))
-        except InputError as exc:
-            if exc.field in (None, "model"):
-                raise InputError(exc.message, field=at("model"), hint=exc.hint) from None
-            raise InputError(exc.describe(), field=at("model_args")) from None
-        return JudgeDetector(
-            model,
-            spec.style,
-            name=spec.name,
-            chat=spec.chat,
-            native=spec.native,
-            code_map=spec.code_map,
-            max_new_tokens=spec.max_new_tokens,
-            top_logprobs=spec.top_logprobs,
-            batch_size=spec.batch_size,
-            max_response_chars=spec.max_response_chars,
-            template=spec.template,
-            system=spec.system,
-        )
-    if isinstance(spec, ClassifierSpec):
-        classifier = HFTextClassifier(
-            spec.model,
-            spec.harmful_label,
-            batch_size=spec.batch_size,
-            max_length=spec.max_length,
-            device=spec.device,
-            field=at("model"),
-            label_field=at("harmful_label"),
-        )
-        return ClassifierDetector(classifier, spec.threshold, name=spec.name)
-    members = [_build(m, at(f"detectors[{i}]"), judges) for i, m in enumerate(spec.detectors)]
-    try:
-        return CombinedDetector(members, spec.rule, name=spec.name)
-    except InputError as exc:
-        raise InputError(exc.message, field=at(exc.field or "detectors"), hint=exc.hint) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -11,6 +10,7 @@ import jinja2
 
 from haechi.errors import InputError
 from haechi.redteam.metrics import Comparison, Rate, breakdown, rate, refused
+from haechi.redteam.plan import DIMENSIONS
 from haechi.store import RunRecord, Store
 from haechi.store.attempts import AttemptRecord, load_attempts
 
@@ -56,6 +56,25 @@ class CampaignReport:
             for n in names
         }
 
+    def coverage(self) -> dict[str, Any]:
+        """The run's plan (``plan.coverage``) against the attacks stored now; empty for runs
+        stored without a plan. PAIR attempts are outside the plan."""
+        plan = self.run.config.get("plan")
+        if not plan:
+            return {}
+        out: dict[str, Any] = {"planned": plan["planned"], "covered": 0}
+        for d in DIMENSIONS:
+            out[d] = {label: [0, cell[1]] for label, cell in plan.get(d, {}).items()}
+        for a in self.attacks:
+            stratum = a.chain.get("stratum")
+            if not stratum:
+                continue
+            out["covered"] += 1
+            for d in DIMENSIONS:
+                if (cell := out[d].get(stratum[d])) is not None:
+                    cell[0] += 1
+        return out
+
     @property
     def cost(self) -> dict[str, float]:
         return {
@@ -82,6 +101,7 @@ class CampaignReport:
             "by_generator": rates(self.by("generator")),
             "by_turns": rates(self.by("turns")),
             "detectors": rates(self.detector_rates()),
+            "coverage": self.coverage(),
             "cost": self.cost,
             "config": self.run.config,
         }
@@ -147,7 +167,3 @@ def render_html(report: CampaignReport, examples: int = 5) -> str:
 
 def _template(name: str) -> str:
     return resources.files("haechi.redteam").joinpath("templates", name).read_text("utf-8")
-
-
-def rates_table(values: dict[str, Rate]) -> Sequence[tuple[str, Rate]]:
-    return sorted(values.items(), key=lambda kv: -kv[1].value if kv[1].n else 1)

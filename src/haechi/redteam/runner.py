@@ -1,9 +1,10 @@
 """Running a campaign: send every planned attempt, judge it, store it; resumable.
 
-A killed run, started again with the same campaign file, takes over its stored record,
-skips every attempt already stored and sends only the rest. Attempts are stored chunk by
-chunk with their verdicts in one transaction, so none is half-stored; the ones in flight
-when a run is killed are sent again on resume.
+A killed (or failed) run, started again with the same campaign file and target, takes over
+its stored record, skips every attempt already stored and sends only the rest; a completed
+one is reported complete and nothing is sent, unless a new run is asked for. Attempts are
+stored chunk by chunk with their verdicts in one transaction, so none is half-stored; the
+ones in flight when a run is killed are sent again on resume.
 """
 
 from __future__ import annotations
@@ -15,22 +16,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from haechi.errors import InputError
 from haechi.models import ChatMessage, Generation, GenerationRequest, LanguageModel, load
 from haechi.progress import progress_bar
 from haechi.redteam.campaign import CampaignSpec, TargetSpec
-from haechi.redteam.detectors import build_detector, combine_verdicts
+from haechi.redteam.combine import combine_verdicts
+from haechi.redteam.detectors import build_detector
 from haechi.redteam.generators import Attack, red_lm_cases
 from haechi.redteam.pair import pair_key, run_pair
 from haechi.redteam.plan import (
     PlannedAttempt,
+    Stratum,
     control_attempts,
+    coverage,
     expand,
     load_seeds,
     single_turn_attacks,
+    within_budget,
 )
 from haechi.redteam.refusal import RefusalDetector
 from haechi.redteam.types import DetectionInput, Detector, Seed, Verdict
-from haechi.store import ResultRecord, Store
+from haechi.store import ResultRecord, RunRecord, Store
 from haechi.store.attempts import (
     AttemptRecord,
     VerdictRecord,
@@ -46,10 +52,16 @@ Loader = Callable[[str, dict[str, Any]], LanguageModel]
 
 @dataclass(frozen=True)
 class CampaignRun:
+    """What one ``Campaign.run`` did. ``coverage`` (``plan.coverage``) counts the stored
+    single-turn attempts against the whole plan; ``complete`` says the run had finished
+    before, so nothing was sent."""
+
     run_id: str
     sent: int
     skipped: int
     budget_exhausted: bool
+    coverage: dict[str, Any]
+    complete: bool = False
 
 
 class Campaign:
@@ -58,17 +70,27 @@ class Campaign:
     def __init__(self, spec: CampaignSpec, base_dir: Path, *, loader: Loader | None = None) -> None:
         self.spec = spec
         self.base_dir = base_dir
+        try:  # the data first: a bad seed entry fails before any model loads
+            self.seed_sets, self.controls = load_seeds(spec, base_dir)
+        except InputError as exc:
+            raise spec.locate(exc) from None
         load_model = loader or (lambda s, a: load(s, **a))
         self.target = load_model(spec.target.model, _target_args(spec))
         if spec.mitigation:
             from haechi.guard import apply_guard
 
-            self.target = apply_guard(
-                self.target, spec.mitigation, base_dir=base_dir, field="mitigation"
-            )
-        self.detectors: list[Detector] = [
-            build_detector(d, where=f"detectors[{i}]") for i, d in enumerate(spec.detectors)
-        ]
+            try:
+                self.target = apply_guard(
+                    self.target, spec.mitigation, base_dir=base_dir, field="mitigation"
+                )
+            except InputError as exc:
+                raise spec.locate(exc) from None
+        try:
+            self.detectors: list[Detector] = [
+                build_detector(d, where=f"detectors[{i}]") for i, d in enumerate(spec.detectors)
+            ]
+        except InputError as exc:
+            raise spec.locate(exc) from None
         self.refusal = next((d for d in self.detectors if d.name == "refusal"), RefusalDetector())
         self.attackers = {
             g.model: load_model(g.model, g.model_args) for g in spec.generators if g.model
@@ -78,13 +100,27 @@ class Campaign:
         )
         self.tokens_used = 0
 
-    def run(self, store: Store, *, progress: bool = True) -> CampaignRun:
-        """Send, judge and store every attempt not stored yet; returns what was done."""
-        seeds, controls = load_seeds(self.spec, self.base_dir)
-        run_id = self._start_or_resume(store)
+    def run(self, store: Store, *, progress: bool = True, new_run: bool = False) -> CampaignRun:
+        """Send, judge and store every attempt not stored yet; returns what was done.
+
+        A completed run of the same campaign and target is not sent again (``complete``)
+        unless ``new_run``, which starts a fresh run whatever is stored."""
+        previous = None if new_run else self._previous_run(store)
+        if previous is not None and previous.status == "completed":
+            stored = attempt_keys(store, previous.id)
+            plan = previous.config.get("plan", {})
+            return CampaignRun(previous.id, 0, len(stored), False, plan, complete=True)
+        seeds = [s for seed_set in self.seed_sets for s in seed_set.seeds]
+        attacks = self._plan(seeds)
+        selected = within_budget(attacks, self.spec.budget.max_attempts, self.spec.seed)
+        planned = selected + control_attempts(self.controls)
+        plan = coverage(attacks, {p.key for p in selected})
+        run_id = previous.id if previous is not None else self._start(store, plan)
         done = attempt_keys(store, run_id)
+        self.tokens_used = sum(
+            a.prompt_tokens + a.completion_tokens for a in load_attempts(store, run_id)
+        )
         try:
-            planned = self._plan(seeds, controls)
             pending = [p for p in planned if p.key not in done]
             pair_seeds = [s for s in seeds if pair_key(s) not in done]
             pair = next((g for g in self.spec.generators if g.type == "pair"), None)
@@ -113,12 +149,20 @@ class Campaign:
             raise
         store.add_results(run_id, summary_results(load_attempts(store, run_id)))
         store.finish_run(run_id, status="completed")
-        return CampaignRun(run_id, len(pending), len(planned) - len(pending), exhausted)
+        sent_keys = attempt_keys(store, run_id)
+        return CampaignRun(
+            run_id,
+            len(pending),
+            len(planned) - len(pending),
+            exhausted,
+            coverage(attacks, sent_keys),
+        )
 
     # -- planning ---------------------------------------------------------------------
 
-    def _plan(self, seeds: Sequence[Seed], controls: Sequence[Seed]) -> list[PlannedAttempt]:
-        extra: list[Attack] = []
+    def _plan(self, seeds: Sequence[Seed]) -> list[PlannedAttempt]:
+        """Every single-turn attempt of the campaign, before the budget."""
+        extra: list[tuple[Attack, Stratum]] = []
         for g in self.spec.generators:
             if g.type == "red_lm":
                 cases = red_lm_cases(
@@ -126,22 +170,30 @@ class Campaign:
                     shots=g.shots, temperature=g.temperature, max_new_tokens=g.max_new_tokens,
                     seed=self.spec.seed,
                 )  # fmt: skip
-                extra += [Attack(c, g.label, c.text) for c in cases]
-        attacks = single_turn_attacks(self.spec, seeds, extra)
-        return expand(self.spec, attacks, self.converter_model) + control_attempts(controls)
+                extra += [(Attack(c, g.label, c.text), Stratum("red_lm", g.label)) for c in cases]
+        attacks = single_turn_attacks(self.spec, self.seed_sets, extra)
+        return expand(self.spec, attacks, self.converter_model)
 
-    def _start_or_resume(self, store: Store) -> str:
+    def _previous_run(self, store: Store) -> RunRecord | None:
+        """The newest stored run of this campaign (same fingerprint) against this target."""
         fingerprint = self.spec.fingerprint()
-        resumed = store.find_running(
-            "redteam", "campaign_fingerprint", fingerprint, name=self.spec.name
-        )
-        if resumed is not None:
-            log.info("resuming run %s of campaign %s", resumed, self.spec.name)
-            return resumed
+        for run in store.list_runs(kind="redteam", limit=None):
+            if (
+                run.name == self.spec.name
+                and run.config.get("campaign_fingerprint") == fingerprint
+                and run.model_fingerprint == self.target.fingerprint
+            ):
+                if run.status != "completed":
+                    log.info("resuming run %s of campaign %s", run.id, self.spec.name)
+                return run
+        return None
+
+    def _start(self, store: Store, plan: dict[str, Any]) -> str:
         config = {
             "campaign": self.spec.model_dump(mode="json"),
-            "campaign_fingerprint": fingerprint,
+            "campaign_fingerprint": self.spec.fingerprint(),
             "target": self.target.describe(),
+            "plan": plan,
         }
         return store.start_run(
             "redteam", self.target.name, self.target.fingerprint, config, package_versions(),
@@ -171,6 +223,7 @@ class Campaign:
             self.tokens_used += reply.prompt_tokens + reply.completion_tokens
             chain = {
                 "seed": p.attack.seed.record(),
+                "stratum": p.stratum.record(),
                 "generator": p.attack.generator,
                 "attack": p.attack.text,
                 "converters": list(p.chain),
