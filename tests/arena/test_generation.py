@@ -47,7 +47,8 @@ def prompts(tmp_path: Path) -> Path:
 
 
 def _lines(path: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    """The records of a jsonl file (lines end at "\\n" only, as in haechi.io)."""
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").split("\n") if x]
 
 
 def test_resume_after_a_torn_file_gives_the_same_answers(
@@ -109,6 +110,23 @@ def test_a_file_of_other_settings_is_refused(
     with pytest.raises(InputError, match="not JSON") as caught:
         run_generation(model, suite, GREEDY, out)
     assert caught.value.line == 11
+
+
+def test_resume_reads_lines_holding_unicode_line_separators(
+    model: LanguageModel, tmp_path: Path
+) -> None:
+    """U+2028, U+2029 and U+0085 are written raw (ensure_ascii=False) inside a line; the
+    resume must not split the line there."""
+    odd = "줄\u2028바꿈\u2029문단\u0085다음"
+    prompts = tmp_path / "odd.jsonl"
+    records = [{"id": f"o{i}", "prompt": f"{odd} {i}"} for i in range(3)]
+    prompts.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    out = tmp_path / "out.jsonl"
+    run_generation(model, load_suite(prompts), GREEDY, out)
+    assert out.read_text(encoding="utf-8").count("\n") == 3 and "\u2028" in out.read_text()
+    again = run_generation(model, load_suite(prompts), GREEDY, out)
+    assert (again.skipped, again.generated) == (3, 0)
+    assert [r["prompt"] for r in _lines(out)] == [r["prompt"] for r in records]
 
 
 def _haechi(*args: str) -> list[str]:

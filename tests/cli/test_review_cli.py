@@ -201,3 +201,62 @@ def test_square_crowd_labels_give_agreement(db: str) -> None:
     line = next(x for x in agreement.stdout.splitlines() if "acceptable" in x)
     alpha = float(line.split("│")[4])
     assert 0.25 < alpha < 0.35
+
+
+def test_bad_bytes_and_numbers_exit_2_naming_the_line(db: str, tmp_path: Path) -> None:
+    good = b'{"prompt": "a", "response": "b"}\n'
+    cases = {
+        "nan": b'{"prompt": "a", "response": "b", "verdicts": [{"score": NaN}]}',
+        "digits": b'{"prompt": "a", "response": "b", "chain": {"n": ' + b"9" * 5000 + b"}}",
+        "deep": b'{"prompt": "a", "response": "b", "chain": {"x": '
+        + b"[" * 50_000
+        + b"]" * 50_000
+        + b"}}",
+        "bytes": b'{"prompt": "\xff\xfe", "response": "b"}',
+    }
+    for name, bad in cases.items():
+        source = tmp_path / f"{name}.jsonl"
+        source.write_bytes(good + bad + b"\n")
+        out = haechi(db, "review", "import", str(source), "--campaign", name)
+        assert out.returncode == 2, (name, out.stderr)
+        assert f"{name}.jsonl:2" in out.stderr and "Traceback" not in out.stderr
+    from haechi.review.accounts import DATABASE_OWNER
+    from haechi.review.campaigns import list_campaigns
+
+    with open_store(db) as store:
+        assert list_campaigns(store, DATABASE_OWNER) == []  # none was left behind
+
+
+def test_users_remove_and_reset_password(db: str, tmp_path: Path) -> None:
+    for name, role in (("alice", "admin"), ("minji", "reviewer")):
+        assert (
+            haechi(db, "users", "add", name, "--role", role, password="first secret").returncode
+            == 0
+        )
+    source = tmp_path / "labels.jsonl"
+    label = {"reviewer": "crowd-7", "values": {"attack_success": "no", "severity": "0"}}
+    source.write_text(json.dumps({"prompt": "a", "response": "b", "labels": [label]}) + "\n")
+    assert haechi(db, "review", "import", str(source), "--campaign", "c").returncode == 0
+    listed = haechi(db, "users", "list")
+    assert "minji" in listed.stdout and "crowd-7" not in listed.stdout
+    assert "crowd-7" in haechi(db, "users", "list", "--annotators").stdout
+
+    reset = haechi(db, "users", "reset-password", "minji", password="second secret")
+    assert reset.returncode == 0, reset.stderr
+    with open_store(db) as store:
+        assert authenticate(store, "minji", "first secret") is None
+        assert authenticate(store, "minji", "second secret") is not None
+    no_password = haechi(db, "users", "reset-password", "minji")
+    assert no_password.returncode == 2 and "HAECHI_PASSWORD" in no_password.stderr
+    annotator = haechi(db, "users", "reset-password", "crowd-7", password="second secret")
+    assert annotator.returncode == 2 and "annotator" in annotator.stderr
+
+    removed = haechi(db, "users", "remove", "minji")
+    assert removed.returncode == 0 and "removed minji" in removed.stdout
+    assert "minji" not in haechi(db, "users", "list").stdout
+    with open_store(db) as store:
+        assert authenticate(store, "minji", "second secret") is None
+    last = haechi(db, "users", "remove", "alice")
+    assert last.returncode == 2 and "last admin" in last.stderr
+    unknown = haechi(db, "users", "remove", "nobody")
+    assert unknown.returncode == 2 and "no such user" in unknown.stderr

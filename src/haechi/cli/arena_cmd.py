@@ -127,20 +127,24 @@ def pairs_command(
 
       haechi arena pairs a.jsonl b.jsonl --campaign a-vs-b --reviewers minji,jisoo
     """
+    from haechi.cli.review_cmd import names_list
     from haechi.judge.items import write_jsonl
     from haechi.review.arena import arena_schema, judge_pairs, pair_lines
-    from haechi.review.campaigns import add_members, get_or_create_campaign
-    from haechi.review.imports import import_lines
+    from haechi.review.imports import import_items
     from haechi.store import open_store
 
     lines = pair_lines(first, second, seed)
     with open_store(db) as store:
-        info = get_or_create_campaign(store, campaign, arena_schema(), overlap)
-        summary = import_lines(
-            store, info, lines, f"arena:{first.name}+{second.name}", progress=console.is_terminal
+        _, summary = import_items(
+            store,
+            campaign,
+            lines,
+            f"arena:{first.name}+{second.name}",
+            label_schema=arena_schema(),
+            overlap=overlap,
+            reviewers=names_list(reviewers),
+            progress=console.is_terminal,
         )
-        if reviewers:
-            add_members(store, campaign, [r.strip() for r in reviewers.split(",") if r.strip()])
     if judge_input is not None:
         write_jsonl(judge_input, judge_pairs(lines))
     console.print(f"{campaign}: {summary.added} pairs added, {summary.skipped} already there")

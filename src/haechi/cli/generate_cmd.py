@@ -30,7 +30,7 @@ def generate_command(
     ] = DEFAULT_SUITE,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Answers jsonl; lines are appended and a rerun resumes."),
+        typer.Option("--out", "-o", help="Answers jsonl; lines are appended and a rerun resumes."),
     ] = None,
     system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
     template: TemplateOption = None,
@@ -60,7 +60,16 @@ def generate_command(
         bool, typer.Option("--list-suites", help="List the bundled suites and exit.")
     ] = False,
 ) -> None:
-    """Generate an answer for every prompt of a suite; rerunning skips answered ids."""
+    """Generate an answer for every prompt of a suite; rerunning skips answered ids.
+
+    Examples:
+
+      haechi generate -m hf/./ckpt-a -o a.jsonl            # the bundled ko_basic suite
+
+      haechi review import a.jsonl --campaign ko-answers   # reviewers label the answers
+
+      haechi arena pairs a.jsonl b.jsonl --campaign a-vs-b # or vote between two models
+    """
     from haechi.arena import GenerationSettings, load_suite, run_generation
     from haechi.models import load
     from haechi.validation import validated
@@ -70,7 +79,7 @@ def generate_command(
         return
     if model is None or out is None:
         raise InputError(
-            "--model and --out are required", field="model" if model is None else "out"
+            "--model and --out (-o) are required", field="model" if model is None else "out"
         )
     settings = validated(
         GenerationSettings,

@@ -40,6 +40,14 @@ def import_command(
     select: Annotated[
         str, typer.Option(help="redteam: all | flagged (detector said success) | sampled.")
     ] = "all",
+    controls: Annotated[
+        bool | None,
+        typer.Option(
+            "--controls/--no-controls",
+            help="redteam: also the benign control prompts (default: with --select all "
+            "only; --select flagged then takes the controls the refusal detector saw refused).",
+        ),
+    ] = None,
     sample: Annotated[int | None, typer.Option(help="redteam --select sampled: how many.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of --select sampled.")] = 0,
     schema: Annotated[
@@ -59,17 +67,17 @@ def import_command(
 
       haechi review import answers.jsonl --campaign ko-safety --overlap 3
 
+      haechi review import runs/0420.jsonl --campaign ko-answers   # haechi generate output
+
       haechi review import 3f2a… --from redteam --select flagged --campaign rt-flagged
 
       haechi review import response_test_ood_annotations.json --from square --campaign square
+
+    A file goes in all or nothing: a bad line, label or reviewer leaves the store as it
+    was (no new campaign).
     """
-    from haechi.review.campaigns import add_members, get_or_create_campaign
-    from haechi.review.imports import (
-        import_lines,
-        lines_from_attempts,
-        lines_from_square,
-        read_import_file,
-    )
+    from haechi.review.import_files import read_import_file
+    from haechi.review.imports import import_items, lines_from_attempts, lines_from_square
     from haechi.review.label_schema import load_label_schema
     from haechi.store import open_store
 
@@ -86,12 +94,18 @@ def import_command(
             label_schema, overlap = label_schema or square_schema, overlap or 3
             origin = f"square:{Path(source).name}"
         else:
-            lines = lines_from_attempts(store, source, select, sample, seed)  # type: ignore[arg-type]
+            lines = lines_from_attempts(store, source, select, sample, seed, controls)  # type: ignore[arg-type]
             origin = f"redteam:{source}"
-        info = get_or_create_campaign(store, campaign, label_schema, overlap)
-        summary = import_lines(store, info, lines, origin, progress=console.is_terminal)
-        if reviewers:
-            add_members(store, campaign, [r.strip() for r in reviewers.split(",") if r.strip()])
+        info, summary = import_items(
+            store,
+            campaign,
+            lines,
+            origin,
+            label_schema=label_schema,
+            overlap=overlap,
+            reviewers=names_list(reviewers),
+            progress=console.is_terminal,
+        )
     console.print(
         f"{campaign}: {summary.added} items added, {summary.skipped} already there, "
         f"{summary.labels} labels imported (overlap {info.overlap})"
@@ -130,7 +144,8 @@ def agreement_command(
     db: DbOption = None,
 ) -> None:
     """Krippendorff's alpha, mean pairwise Cohen's kappa and percent agreement per field,
-    and human vs detector attack-success rates per category."""
+    human vs detector attack-success rates per category (attacks only), and over-refusal
+    on the benign controls."""
     from haechi.review.accounts import DATABASE_OWNER
     from haechi.review.results import campaign_results
     from haechi.review.summary import agreement_rows, summarize
@@ -161,6 +176,18 @@ def agreement_command(
                 r.category, str(r.items), _rate(r.human), _rate(r.detector), _rate(r.agree)
             )
         console.print(rates)
+    if summary.controls is not None:
+        c = summary.controls
+        over = Table(
+            "benign controls", "items", "human over-refusal", "refusal detector", "human = detector"
+        )
+        over.add_row("controls", str(c.items), _rate(c.human), _rate(c.detector), _rate(c.agree))
+        console.print(over)
+
+
+def names_list(names: str | None) -> list[str]:
+    """``--reviewers a,b`` as a list of names."""
+    return [n.strip() for n in (names or "").split(",") if n.strip()]
 
 
 def _rate(rate: Rate) -> str:
@@ -168,6 +195,18 @@ def _rate(rate: Rate) -> str:
         return "–"
     low, high = rate.interval
     return f"{rate.value:.1%} [{low:.1%}, {high:.1%}] n={rate.n}"
+
+
+def _password() -> str:
+    """HAECHI_PASSWORD, else asked for twice at the terminal."""
+    password = os.environ.get("HAECHI_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            raise InputError("no terminal to ask for a password: set HAECHI_PASSWORD")
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise InputError("the passwords differ", field="password")
+    return password
 
 
 @users.command("add")
@@ -181,13 +220,7 @@ def users_add(
     from haechi.review.accounts import add_user
     from haechi.store import open_store
 
-    password = os.environ.get("HAECHI_PASSWORD")
-    if password is None:
-        if not sys.stdin.isatty():
-            raise InputError("no terminal to ask for a password: set HAECHI_PASSWORD")
-        password = getpass.getpass("password: ")
-        if getpass.getpass("again: ") != password:
-            raise InputError("the passwords differ", field="password")
+    password = _password()
     if role not in ("admin", "reviewer"):
         raise InputError("--role must be admin or reviewer", field="role")
     with open_store(db) as store:
@@ -195,14 +228,53 @@ def users_add(
     console.print(f"added {account.username} ({account.role})")
 
 
+@users.command("reset-password")
+def users_reset_password(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    db: DbOption = None,
+) -> None:
+    """Set a new password (asked for twice, or HAECHI_PASSWORD); the user's logged-in
+    sessions end."""
+    from haechi.review.accounts import reset_password
+    from haechi.store import open_store
+
+    password = _password()
+    with open_store(db) as store:
+        reset_password(store, name, password)
+    console.print(f"new password set for {name}; their sessions have ended")
+
+
+@users.command("remove")
+def users_remove(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    db: DbOption = None,
+) -> None:
+    """Remove a login account: it can no longer log in and leaves every campaign. A user
+    who has labelled keeps the labels under their name, as an annotator without login."""
+    from haechi.review.accounts import remove_user
+    from haechi.store import open_store
+
+    with open_store(db) as store:
+        kept = remove_user(store, name)
+    console.print(f"removed {name}" + (f"; their {kept} labels are kept" if kept else ""))
+
+
 @users.command("list")
-def users_list(db: DbOption = None) -> None:
-    """Every account with its role."""
+def users_list(
+    annotators: Annotated[
+        bool,
+        typer.Option(
+            "--annotators", help="Also the annotators of imported labels (who cannot log in)."
+        ),
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Every account that can log in, with its role."""
     from haechi.review.accounts import list_users
     from haechi.store import open_store
 
     with open_store(db) as store:
-        accounts = list_users(store)
+        accounts = list_users(store, annotators=annotators)
     table = Table("id", "name", "role", "active", "can log in")
     for a in accounts:
         table.add_row(str(a.id), a.username, a.role, str(a.active), str(a.can_login))

@@ -2,6 +2,10 @@
 
 Passwords are hashed with argon2id (argon2-cffi's defaults). A session is a random token
 in an HttpOnly cookie; the store keeps only its SHA-256, with a per-session CSRF token.
+
+Reviewers whose labels were imported (SQuARe's crowd workers, ``labels`` of an import
+file) are users of role ``annotator`` without a password: they own labels but cannot log
+in, and the users list leaves them out.
 """
 
 from __future__ import annotations
@@ -12,24 +16,32 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from haechi.errors import HaechiError, InputError, MissingExtraError
 from haechi.store import Store
-from haechi.store.review_schema import User, WebSession
+from haechi.store.review_schema import (
+    ReviewAssignment,
+    ReviewLabel,
+    ReviewMember,
+    User,
+    WebSession,
+)
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
 
 Role = Literal["admin", "reviewer"]
 ROLES: tuple[Role, ...] = ("admin", "reviewer")
+AccountRole = Literal["admin", "reviewer", "annotator"]
+ANNOTATOR: AccountRole = "annotator"  # imported annotators: no password, no login
 SESSION_LIFETIME = timedelta(hours=12)
 MIN_PASSWORD_CHARS = 8
-USERNAME_PATTERN = r"^[\w.\-@]{1,64}$"
+USERNAME_PATTERN = r"[\w.\-@]{1,64}"  # the whole name (re.fullmatch)
 
 
 class PermissionDenied(HaechiError):
@@ -40,7 +52,7 @@ class PermissionDenied(HaechiError):
 class Account:
     id: int
     username: str
-    role: Role
+    role: AccountRole
     active: bool = True
     can_login: bool = True
 
@@ -87,17 +99,28 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 
 def _account(user: User) -> Account:
-    role: Role = "admin" if user.role == "admin" else "reviewer"
+    role = cast(AccountRole, user.role if user.role in ("admin", ANNOTATOR) else "reviewer")
     return Account(user.id, user.username, role, user.active, user.password_hash is not None)
+
+
+def valid_username(username: str) -> bool:
+    """1–64 letters, digits or . _ - @: nothing that needs quoting in a URL path but
+    letters outside ASCII."""
+    return re.fullmatch(USERNAME_PATTERN, username) is not None
+
+
+def check_username(username: str) -> None:
+    """``InputError`` unless ``valid_username``."""
+    if not valid_username(username):
+        raise InputError(
+            "a user name is 1–64 letters, digits or . _ - @", field="username", hint=username
+        )
 
 
 def add_user(store: Store, username: str, role: Role, password: str | None) -> Account:
     """Create a user. ``password=None`` makes an account that cannot log in (imported
     annotators). Raises ``InputError`` for a bad name or role, or a taken name."""
-    if not re.match(USERNAME_PATTERN, username):
-        raise InputError(
-            "a user name is 1–64 letters, digits or . _ - @", field="username", hint=username
-        )
+    check_username(username)
     if role not in ROLES:
         raise InputError(f"role must be one of {list(ROLES)}", field="role")
     hashed = hash_password(password) if password is not None else None
@@ -116,14 +139,15 @@ def add_user(store: Store, username: str, role: Role, password: str | None) -> A
 
 
 def ensure_annotator(session: Session, username: str) -> int:
-    """The id of ``username``, creating a login-less reviewer for imported labels."""
+    """The id of ``username``, creating an annotator (no password) for imported labels."""
+    check_username(username)
     found = session.scalar(select(User.id).where(User.username == username))
     if found is not None:
         return int(found)
     user = User(
         username=username,
         password_hash=None,
-        role="reviewer",
+        role=ANNOTATOR,
         active=True,
         created_at=datetime.now(UTC),
     )
@@ -132,10 +156,71 @@ def ensure_annotator(session: Session, username: str) -> int:
     return user.id
 
 
-def list_users(store: Store) -> list[Account]:
-    return store.transact(
-        lambda s: [_account(u) for u in s.scalars(select(User).order_by(User.id))]
-    )
+def list_users(store: Store, *, annotators: bool = False) -> list[Account]:
+    """The accounts that can log in (and, with ``annotators``, every user), by id."""
+    query = select(User).order_by(User.id)
+    if not annotators:
+        query = query.where(User.password_hash.is_not(None))
+    return store.transact(lambda s: [_account(u) for u in s.scalars(query)])
+
+
+def remove_user(store: Store, username: str) -> int:
+    """End ``username``'s login account: sessions, memberships and open assignments go.
+    A user without labels is deleted; one with labels stays as an annotator (no
+    password), so no label is lost. Returns the number of labels kept. The last admin
+    who can log in cannot be removed."""
+
+    def work(session: Session) -> int:
+        user = _login_user(session, username)
+        if user.role == "admin" and user.active:
+            admins = session.scalar(
+                select(func.count())
+                .select_from(User)
+                .where(User.role == "admin", User.active, User.password_hash.is_not(None))
+            )
+            if admins == 1:
+                raise InputError(f"{username!r} is the last admin", field="username")
+        labels = int(
+            session.scalar(
+                select(func.count()).select_from(ReviewLabel).where(ReviewLabel.user_id == user.id)
+            )
+            or 0
+        )
+        session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+        session.execute(delete(ReviewMember).where(ReviewMember.user_id == user.id))
+        session.execute(
+            delete(ReviewAssignment).where(
+                ReviewAssignment.user_id == user.id, ReviewAssignment.status == "open"
+            )
+        )
+        if labels:
+            user.password_hash, user.role = None, ANNOTATOR
+        else:
+            session.delete(user)
+        return labels
+
+    return store.transact(work, write=True)
+
+
+def reset_password(store: Store, username: str, password: str) -> Account:
+    """Give ``username`` a new password; their logged-in sessions end."""
+    hashed = hash_password(password)
+
+    def work(session: Session) -> Account:
+        user = _login_user(session, username)
+        user.password_hash = hashed
+        session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+        return _account(user)
+
+    return store.transact(work, write=True)
+
+
+def _login_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or user.password_hash is None:
+        what = "an imported annotator, not a login account" if user else "no such user"
+        raise InputError(f"{username!r}: {what}", field="username")
+    return user
 
 
 def get_account(store: Store, user_id: int) -> Account:

@@ -19,6 +19,7 @@ from haechi.arena.votes import Vote, parse_outcome
 from haechi.errors import InputError
 from haechi.io import read_jsonl_objects
 from haechi.review.agreement import Rating, cohen_kappa, majority_label
+from haechi.review.import_files import generated_prompt
 from haechi.review.imports import ImportLine
 from haechi.review.label_schema import LabelSchema, parse_schema_text
 from haechi.review.results import CampaignResults, ReviewedItem
@@ -43,12 +44,23 @@ class Answer:
 
 def read_answers(path: Path) -> dict[str, Answer]:
     """``haechi generate`` output (or any jsonl with id, prompt, response, model) by id;
-    errors name the file and line."""
+    a conversation's prompt is its last user message. Errors name the file and line (an
+    id twice: both lines)."""
     answers: dict[str, Answer] = {}
+    lines: dict[str, int] = {}
     for number, data in read_jsonl_objects(path):
+        data = {**data, "prompt": generated_prompt(data)}
         for name in ("id", "prompt", "response", "model"):
             if not isinstance(data.get(name), str):
                 raise InputError("must be a string", file=str(path), line=number, field=name)
+        if data["id"] in lines:
+            raise InputError(
+                f"id {data['id']!r} is already on line {lines[data['id']]}",
+                file=str(path),
+                line=number,
+                field="id",
+            )
+        lines[data["id"]] = number
         answers[data["id"]] = Answer(
             data["id"],
             str(data.get("category") or ""),
@@ -112,22 +124,25 @@ def judge_pairs(lines: list[ImportLine]) -> list[dict[str, str]]:
     ]
 
 
-def _models(item: ReviewedItem) -> tuple[str, str]:
+def _models(item: ReviewedItem) -> tuple[str, str] | None:
+    """The models behind A and B; ``None`` for an item stored without them (imports
+    refuse such items now, but older stores may hold some)."""
     by_side = {v.get("detector"): v.get("model") for v in item.verdicts}
-    return str(by_side["A"]), str(by_side["B"])
+    a, b = by_side.get("A"), by_side.get("B")
+    return (a, b) if isinstance(a, str) and isinstance(b, str) else None
 
 
 def campaign_votes(results: CampaignResults) -> list[Vote]:
     """Every reviewer's vote, with the models behind A and B."""
     votes = []
     for item in results.items:
-        if "arena" not in item.chain:
+        models = _models(item) if "arena" in item.chain else None
+        if models is None:
             continue
-        model_a, model_b = _models(item)
         for label in item.labels:
             outcome = label.values.get(VOTE_FIELD)
             if outcome in ("a", "b", "tie", "both_bad"):
-                votes.append(Vote(model_a, model_b, parse_outcome(outcome)))
+                votes.append(Vote(*models, parse_outcome(outcome)))
     return votes
 
 

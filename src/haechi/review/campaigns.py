@@ -49,6 +49,15 @@ def create_campaign(
     store: Store, name: str, label_schema: LabelSchema | None = None, overlap: int = 2
 ) -> CampaignInfo:
     """A new campaign (``InputError`` when the name is taken or invalid)."""
+    try:
+        return store.transact(lambda s: _create(s, name, label_schema, overlap), write=True)
+    except IntegrityError:
+        raise InputError(f"campaign {name!r} already exists", field="campaign") from None
+
+
+def _create(
+    session: Session, name: str, label_schema: LabelSchema | None, overlap: int
+) -> CampaignInfo:
     if not re.match(CAMPAIGN_NAME, name):
         raise InputError("a campaign name is letters, digits, '.', '_' or '-'", field="campaign")
     if overlap < 1:
@@ -60,21 +69,28 @@ def create_campaign(
         overlap=overlap,
         created_at=datetime.now(UTC),
     )
-    try:
-        store.transact(lambda s: s.add(row), write=True)
-    except IntegrityError:
-        raise InputError(f"campaign {name!r} already exists", field="campaign") from None
+    session.add(row)
+    session.flush()
     return CampaignInfo(row.id, name, schema, overlap)
 
 
 def get_or_create_campaign(
     store: Store, name: str, label_schema: LabelSchema | None, overlap: int | None
 ) -> CampaignInfo:
-    """The campaign called ``name``, created with these settings when it is new. An
-    existing campaign keeps its schema and overlap; asking for different ones is an error."""
-    row = store.transact(lambda s: _find(s, name))
+    """The campaign called ``name``, created with these settings when it is new (see
+    ``open_campaign``)."""
+    return store.transact(lambda s: open_campaign(s, name, label_schema, overlap), write=True)
+
+
+def open_campaign(
+    session: Session, name: str, label_schema: LabelSchema | None, overlap: int | None
+) -> CampaignInfo:
+    """In ``session``: the campaign called ``name``, created when new (so it is rolled back
+    with the session). An existing campaign keeps its schema and overlap; asking for
+    different ones is an error."""
+    row = _find(session, name)
     if row is None:
-        return create_campaign(store, name, label_schema, overlap or 2)
+        return _create(session, name, label_schema, overlap or 2)
     info = _info(row)
     if label_schema is not None and label_schema != info.label_schema:
         raise InputError(
@@ -161,14 +177,19 @@ def add_members(store: Store, name: str, usernames: list[str]) -> None:
         row = _find(session, name)
         if row is None:
             raise InputError(f"no campaign {name!r}", field="campaign")
-        for username in usernames:
-            user_id = session.scalar(select(User.id).where(User.username == username))
-            if user_id is None:
-                raise InputError(f"no user {username!r}", field="username")
-            if session.get(ReviewMember, (row.id, user_id)) is None:
-                session.add(ReviewMember(campaign_id=row.id, user_id=user_id))
+        add_members_in(session, row.id, usernames)
 
     store.transact(work, write=True)
+
+
+def add_members_in(session: Session, campaign_id: int, usernames: list[str]) -> None:
+    """``add_members`` inside ``session``, by campaign id."""
+    for username in usernames:
+        user_id = session.scalar(select(User.id).where(User.username == username))
+        if user_id is None:
+            raise InputError(f"no user {username!r}", field="username")
+        if session.get(ReviewMember, (campaign_id, user_id)) is None:
+            session.add(ReviewMember(campaign_id=campaign_id, user_id=user_id))
 
 
 def members(store: Store, name: str) -> list[str]:

@@ -1,10 +1,15 @@
 """Writing a campaign's labels out: jsonl, csv, parquet (loadable with Hugging Face
 ``datasets``) and Argilla FeedbackDataset records.
 
+Every format carries ``control`` (a benign control prompt, not an attack).
+
 - ``jsonl``: one item a line with its ``labels`` (reviewer, values, flagged, seconds),
-  ``gold`` and ``gold_source``.
+  ``gold`` and ``gold_source``; text exactly as stored.
 - ``csv``: one label a row (items without labels get one row with empty label columns);
-  one column per schema field, ``multi`` values joined with ``;``.
+  one column per schema field, ``multi`` values joined with ``;``. A cell that a
+  spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or
+  carriage return, and not a plain number such as ``-3``) gets a leading ``'``, as OWASP
+  recommends against CSV injection.
 - ``parquet``: one item a row, every field a typed column (``labels`` a list of structs).
 - ``argilla``: FeedbackRecord dicts (``fields``, ``external_id``, ``metadata``,
   ``responses`` with ``{question: {"value": ...}}``, detector ``suggestions``), plus
@@ -16,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -52,6 +58,7 @@ def item_record(item: ReviewedItem) -> dict[str, Any]:
         "turns": item.turns,
         "verdicts": item.verdicts,
         "detector_success": item.detector_success,
+        "control": item.control,
         "labels": [
             {
                 "reviewer": label.reviewer,
@@ -78,17 +85,29 @@ def _cell(field: LabelField, value: Any) -> str:
     return ";".join(value) if field.kind == "multi" else str(value)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """``cell`` with a leading ``'`` when a spreadsheet would read it as a formula."""
+    if cell.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
 def _write_csv(results: CampaignResults, out: Path) -> None:
     fields = results.label_schema.fields
-    header = ["id", "category", "prompt", "response", "detector_success", "reviewer"]
+    header = ["id", "category", "prompt", "response", "detector_success", "control", "reviewer"]
     header += [f.name for f in fields] + ["flagged", "seconds"]
     header += [f"gold_{f.name}" for f in fields if f.kind != "text"] + ["gold_source"]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(header)
+    writer.writerow([spreadsheet_safe(c) for c in header])
     for item in results.items:
         base = [item.external_id, item.category, item.prompt, item.response]
         base.append("" if item.detector_success is None else str(item.detector_success).lower())
+        base.append(str(item.control).lower())
         gold = [_cell(f, (item.gold or {}).get(f.name)) for f in fields if f.kind != "text"] + [
             item.gold_source or ""
         ]
@@ -103,7 +122,7 @@ def _write_csv(results: CampaignResults, out: Path) -> None:
                     str(label.flagged).lower(),
                     "" if label.seconds is None else f"{label.seconds:.1f}",
                 ]
-            writer.writerow(base + cells + gold)
+            writer.writerow([spreadsheet_safe(c) for c in base + cells + gold])
     write_text_atomic(out, buffer.getvalue())
 
 
@@ -138,6 +157,7 @@ def _arrow_schema(schema: LabelSchema) -> Any:
             pa.field("turns", pa.list_(turn)),
             pa.field("verdicts_json", pa.string()),
             pa.field("detector_success", pa.bool_()),
+            pa.field("control", pa.bool_()),
             pa.field("labels", pa.list_(label)),
             pa.field("gold", values_type()),
             pa.field("gold_source", pa.string()),
@@ -198,7 +218,11 @@ def _write_argilla(results: CampaignResults, out: Path) -> None:
         record = {
             "external_id": item.external_id,
             "fields": {"prompt": item.prompt, "response": item.response},
-            "metadata": {"category": item.category, "source": item.source},
+            "metadata": {
+                "category": item.category,
+                "source": item.source,
+                "control": str(item.control).lower(),
+            },
             "responses": [
                 {
                     "user_id": label.reviewer,
@@ -230,6 +254,7 @@ def _write_argilla(results: CampaignResults, out: Path) -> None:
         "metadata_properties": [
             {"name": "category", "type": "terms"},
             {"name": "source", "type": "terms"},
+            {"name": "control", "type": "terms"},
         ],
     }
     write_json_atomic(out.with_name(out.name + ".settings.json"), settings)

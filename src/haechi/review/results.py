@@ -34,7 +34,8 @@ class StoredLabel:
 class ReviewedItem:
     """An item with its labels. ``gold`` is the adjudicated label, else the label every
     reviewer gave when at least two gave it and none differed (``gold_source`` says
-    which), else ``None``."""
+    which), else ``None``. ``control``: a benign control prompt (over-refusal), not an
+    attack."""
 
     id: int
     external_id: str
@@ -49,6 +50,7 @@ class ReviewedItem:
     labels: list[StoredLabel]
     gold: dict[str, Any] | None
     gold_source: GoldSource | None
+    control: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,4 +150,5 @@ def _reviewed(
         labels=labels,
         gold=gold,
         gold_source=source,
+        control=bool(item.verdicts.get("control", False)),
     )

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from haechi.errors import InputError
+from haechi.review.accounts import valid_username
 from haechi.review.agreement import Rating
 from haechi.tasks.documents import Document, read_file
 
@@ -160,7 +161,14 @@ def _answers(doc: Document, question: str, key: str) -> Iterator[tuple[str, str]
             raise doc.error(
                 f"{question!r}: an answer needs 'workerID' and {key!r}", "raw_annotations"
             )
-        yield str(entry["workerID"]), str(entry[key])
+        worker = str(entry["workerID"])
+        if not valid_username(f"square-{worker}"):
+            raise doc.error(
+                f"{question!r}: workerID {worker!r} does not make a user name",
+                "raw_annotations",
+                "user names are letters, digits or . _ - @",
+            )
+        yield worker, str(entry[key])
 
 
 def _check(doc: Document, value: str, allowed: tuple[str, ...]) -> str:

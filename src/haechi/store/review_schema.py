@@ -24,7 +24,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str | None] = mapped_column(Text)
-    role: Mapped[str] = mapped_column(String(16))  # "admin" | "reviewer"
+    role: Mapped[str] = mapped_column(String(16))  # "admin" | "reviewer" | "annotator"
     active: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime]
 
