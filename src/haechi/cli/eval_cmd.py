@@ -63,7 +63,7 @@ def eval_command(
     data_dir: Annotated[
         Path | None,
         typer.Option(
-            help="Read every task from DIR/<task>/<split>.jsonl (.json, .csv, .tsv, .parquet)."
+            help="Read each task from DIR/<task>/<split>.jsonl (.json, .csv, .tsv, .parquet) or its released files (see `haechi tasks show`), e.g. ../shared/data."
         ),
     ] = None,
     samples: Annotated[
