@@ -50,7 +50,10 @@ class BackendError(HaechiError):
 
 
 class MissingExtraError(HaechiError):
-    """An optional dependency is not installed; the message names the extra to install."""
+    """An optional dependency is not installed; the message names the extra to install
+    (exit code 2: the user fixes it, as with bad input)."""
+
+    exit_code = 2
 
     def __init__(self, package: str, extra: str) -> None:
         super().__init__(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +30,27 @@ def read_yaml_mapping(path: Path, what: str) -> tuple[dict[str, Any], str]:
     if not isinstance(raw, dict):
         raise InputError(f"a {what} must hold a mapping", file=str(path))
     return raw, text
+
+
+def line_of(text: str, loc: Sequence[int | str]) -> int | None:
+    """The 1-based line of the entry at ``loc`` (keys and list indexes, as pydantic's error
+    locations give them) in the YAML ``text``: the deepest part of ``loc`` found."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            entry = next((e for e in node.value if e[0].value == str(part)), None)
+            if entry is None:
+                break
+            line, node = entry[0].start_mark.line + 1, entry[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if not 0 <= part < len(node.value):
+                break
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line

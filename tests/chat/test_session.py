@@ -104,6 +104,25 @@ def test_save_json_and_append_jsonl(model: LanguageModel, tmp_path: Path) -> Non
     assert [len(line["messages"]) for line in lines] == [2, 0]
 
 
+def test_save_without_extension_writes_json_and_says_where(
+    model: LanguageModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    session = ChatSession(model, settings=GREEDY)
+    session.keep("질문", "답")
+    said = run_command(session, "/save notes").message
+    assert said == f"saved to {tmp_path.resolve() / 'notes.json'}"
+    assert not (tmp_path / "notes").exists()
+    assert json.loads((tmp_path / "notes.json").read_text(encoding="utf-8"))["messages"][1] == {
+        "role": "assistant",
+        "content": "답",
+    }
+    assert (
+        run_command(session, "/save log.jsonl").message
+        == f"saved to {tmp_path.resolve() / 'log.jsonl'}"
+    )
+
+
 def test_the_loop_runs_commands_and_answers(model: LanguageModel, tmp_path: Path) -> None:
     session = ChatSession(model, settings=ChatSettings(temperature=0.7, max_tokens=10))
     saved = tmp_path / "out.json"

@@ -98,12 +98,16 @@ def test_eval_then_leaderboard(tiny_llama_dir: Path, tmp_path: Path) -> None:
     assert "tiny-llama" in board.stdout
 
 
-def test_demo_runs_on_embedded_defaults() -> None:
+def test_demo_runs_on_embedded_defaults(isolated_home: Path) -> None:
     out = haechi("demo")
     assert out.returncode == 0, out.stderr
     assert "randomly initialised" in out.stdout
     assert "hf/<hub id or path>" in out.stdout
     assert "smoke-llama" in out.stdout  # the leaderboard row
+    model_dir = isolated_home / "models" / "smoke-llama"
+    assert f"smoke model: {model_dir}\n" in out.stdout
+    assert f"haechi chat --model hf/{model_dir}\n" in out.stdout
+    assert (model_dir / "model.safetensors").is_file()  # where it says
 
 
 def test_ko_h5_from_a_data_dir_reaches_the_leaderboard(

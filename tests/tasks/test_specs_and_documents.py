@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from haechi.documents import read_file
 from haechi.errors import InputError
 from haechi.tasks import DocumentSource, bundled_tasks, load_documents, load_spec, resolve
-from haechi.tasks.documents import read_file
 from haechi.tasks.prompts import build_prompt
 
 
@@ -121,6 +121,32 @@ def test_invalid_spec_files_name_file_line_and_field(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load_spec(wrong)
     assert info.value.field == "num_fewshot"
+
+
+@pytest.mark.parametrize(
+    ("field", "source", "line"),
+    [
+        ("doc_to_text", "'질문: {{ q '", 2),
+        ("doc_to_choice", "'[a, b'", 3),
+        ("description", "'{% if %}'", 6),
+    ],
+)
+def test_a_jinja_syntax_error_names_file_line_and_field(
+    tmp_path: Path, field: str, source: str, line: int
+) -> None:
+    fields = {
+        "doc_to_text": "q",
+        "doc_to_choice": "c",
+        "doc_to_target": "t",
+        "num_fewshot": "0",
+        "description": "''",
+    }
+    path = tmp_path / "bad.yaml"
+    body = "".join(f"{k}: {source if k == field else v}\n" for k, v in fields.items())
+    path.write_text("task: bad\n" + body, encoding="utf-8")
+    with pytest.raises(InputError, match="Jinja2 syntax error") as info:
+        load_spec(path)
+    assert (info.value.file, info.value.line, info.value.field) == (str(path), line, field)
 
 
 def test_a_user_task_file_runs_like_a_bundled_one(tmp_path: Path) -> None:

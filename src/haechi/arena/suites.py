@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from haechi.documents import Document, read_file
 from haechi.errors import InputError
 from haechi.models.base import ChatMessage
-from haechi.tasks.documents import Document, read_file
 
 # The bundled suites' categories: ASCII ids (in files and records) → Korean names.
 CATEGORY_NAMES = {

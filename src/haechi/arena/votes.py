@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
+from haechi.documents import read_file
 from haechi.errors import InputError
-from haechi.tasks.documents import read_file
 
 Outcome = Literal["a", "b", "tie", "both_bad"]
 

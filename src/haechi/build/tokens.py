@@ -32,8 +32,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from haechi.documents import SUFFIXES, Document, read_file
 from haechi.errors import HaechiError, InputError, MissingExtraError
-from haechi.tasks.documents import SUFFIXES, Document, read_file
 
 _BYTE_PIECE = re.compile(r"<0x[0-9A-Fa-f]{2}>")
 _EOJEOL = re.compile(r"\S+")

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from haechi.documents import Document, read_file
 from haechi.errors import InputError
-from haechi.tasks.documents import Document, read_file
 
 DataFormat = Literal["messages", "prompt-response"]
 ROLES = ("system", "user", "assistant")

@@ -20,7 +20,8 @@ PROMPT = "you> "
 HELP = """\
 commands:
   /reset              forget the conversation (system prompt and settings stay)
-  /save [FILE]        save conversation, model and settings (.json; .jsonl appends a line)
+  /save [FILE]        save conversation, model and settings (.json added when FILE has
+                      no extension; .jsonl appends a line)
   /set NAME VALUE     temperature, top_p, max_tokens or seed (seed none: unseeded)
   /set                show the settings
   /help               this text
@@ -48,8 +49,8 @@ def run_command(session: ChatSession, line: str) -> CommandResult:
         session.reset()
         return CommandResult("conversation cleared")
     if name == "save":
-        path = session.save(Path(argument).expanduser() if argument else default_save_path())
-        return CommandResult(f"saved to {path}")
+        path = session.save(save_path(argument))
+        return CommandResult(f"saved to {path.resolve()}")
     if name == "set":
         if not argument:
             shown = session.settings.model_dump()
@@ -60,6 +61,15 @@ def run_command(session: ChatSession, line: str) -> CommandResult:
         session.set_option(option, value.strip())
         return CommandResult(f"{option} = {getattr(session.settings, option)}")
     raise InputError(f"unknown command /{name}", hint="/help lists the commands")
+
+
+def save_path(argument: str) -> Path:
+    """Where ``/save [FILE]`` writes: FILE, with ``.json`` added when it has no extension,
+    else a dated ``chat-….json`` in the working folder."""
+    if not argument:
+        return default_save_path()
+    path = Path(argument).expanduser()
+    return path if path.suffix else path.with_name(path.name + ".json")
 
 
 def run_repl(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from rich.markup import escape
 
 from haechi import __version__
 from haechi.cli import (
@@ -24,7 +25,8 @@ from haechi.cli.demo_cmd import demo_command
 from haechi.cli.eval_cmd import eval_command
 from haechi.cli.generate_cmd import generate_command
 from haechi.cli.leaderboard_cmd import leaderboard_command
-from haechi.errors import HaechiError
+from haechi.errors import HaechiError, MissingExtraError
+from haechi.extras import extra_providing
 
 app = typer.Typer(
     name="haechi",
@@ -67,12 +69,24 @@ def root(
 
 
 def main() -> None:
-    """Console-script entry point: ``HaechiError`` → its message and exit code (2 or 1)."""
+    """Console-script entry point: ``HaechiError`` → its message and exit code (2 or 1); a
+    missing optional dependency → the extra that provides it (exit 2)."""
     try:
         app()
     except HaechiError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(exc.exit_code)
+        _fail(exc)
+    except ModuleNotFoundError as exc:
+        # an optional dependency imported where no MissingExtraError was written for it
+        extra = extra_providing(exc.name)
+        if extra is None:
+            raise
+        _fail(MissingExtraError(exc.name or "", extra))
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+
+
+def _fail(exc: HaechiError) -> NoReturn:
+    # the message is plain text: "haechi[train]" or a file's "[...]" is not rich markup
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+    sys.exit(exc.exit_code)

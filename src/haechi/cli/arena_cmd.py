@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from haechi.cli.console import console
-from haechi.cli.leaderboard_cmd import DbOption
+from haechi.cli.options import DbOption
 from haechi.errors import InputError
 
 if TYPE_CHECKING:
@@ -160,11 +160,11 @@ def judge_agreement_command(
     db: DbOption = None,
 ) -> None:
     """How often the judge's winner matches the human majority vote, with Cohen's kappa."""
+    from haechi.documents import read_file
     from haechi.review.accounts import DATABASE_OWNER
     from haechi.review.arena import judge_agreement
     from haechi.review.results import campaign_results
     from haechi.store import open_store
-    from haechi.tasks.documents import read_file
 
     records = [dict(doc.fields) for doc in read_file(judged)]
     with open_store(db) as store:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from haechi.cli.console import console
-from haechi.cli.models_cmd import BaseUrl, ModelArgs, model_arguments
+from haechi.cli.options import BaseUrl, ModelArgs, model_arguments
 
 TemplateOption = Annotated[
     str | None,

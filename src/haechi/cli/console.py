@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
+from typing import TextIO
 
 from rich.console import Console
 from rich.logging import RichHandler
 
-console = Console()
+# Piped or captured output has no width of its own; rich would assume 80 columns and cut
+# table cells (model and task names) to fit. Long lines are fine in a file or a pipe.
+# (stderr keeps rich's default: its log lines are padded to the full width.)
+UNWRAPPED_WIDTH = 1000
+
+
+def _width(stream: TextIO) -> int | None:
+    """None (rich's own choice) for a terminal or when $COLUMNS says, else no wrapping."""
+    return None if stream.isatty() or os.environ.get("COLUMNS") else UNWRAPPED_WIDTH
+
+
+console = Console(width=_width(sys.stdout))
 err_console = Console(stderr=True)
 
 

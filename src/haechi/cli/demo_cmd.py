@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from haechi.cli.console import console
-from haechi.cli.leaderboard_cmd import DbOption
+from haechi.cli.options import DbOption
 from haechi.cli.render import print_leaderboard, print_report
 from haechi.evaluate.leaderboard import leaderboard
 from haechi.store import open_store
@@ -18,11 +18,14 @@ NOTICE = (
 
 def demo_command(db: DbOption = None) -> None:
     """Evaluate a random smoke model on the bundled sample tasks and show the leaderboard."""
-    from haechi.demo import run_demo
+    from haechi.demo import reuse_hint, run_demo
+    from haechi.models.smoke import smoke_model_dir
 
     console.print(NOTICE)
+    with console.status("building the smoke model (once)"):
+        model_dir = smoke_model_dir()
     with open_store(db) as store:
-        report = run_demo(store, progress=console.is_terminal)
+        report = run_demo(store, model_dir, progress=console.is_terminal)
         print_report(report)
         console.print(f"\nstored as run {report.run_id} in {store.redacted_url()}\n")
         console.print("[bold]Leaderboard[/]")
@@ -30,3 +33,4 @@ def demo_command(db: DbOption = None) -> None:
         board = leaderboard(store, "ko_h5", include_partial=True)
         print_leaderboard(board, ["ko_h5", *groups()["ko_h5"].tasks])
     console.print(NOTICE)
+    console.print(reuse_hint(model_dir), markup=False, highlight=False)

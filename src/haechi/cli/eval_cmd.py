@@ -8,14 +8,13 @@ from typing import Annotated
 import typer
 
 from haechi.cli.console import console
-from haechi.cli.leaderboard_cmd import DbOption
-from haechi.cli.models_cmd import BaseUrl, ModelArgs, model_arguments
+from haechi.cli.options import BaseUrl, DbOption, ModelArgs, batch_size_value, model_arguments
 from haechi.cli.render import print_report
 from haechi.evaluate import EvalConfig, evaluate
 from haechi.evaluate.cache import ResponseCache
 from haechi.models import load
 from haechi.store import open_store
-from haechi.tasks import resolve
+from haechi.tasks import DocumentSource, check_data, resolve
 from haechi.validation import validated
 
 
@@ -47,7 +46,8 @@ def eval_command(
     batch_size: Annotated[
         str | None,
         typer.Option(
-            help="hf backend: rows per forward pass, or 'auto' (halves on out-of-memory)."
+            help="hf backend: rows per forward pass, or 'auto' (halves on out-of-memory).",
+            callback=batch_size_value,
         ),
     ] = None,
     output: Annotated[
@@ -63,7 +63,7 @@ def eval_command(
     data_dir: Annotated[
         Path | None,
         typer.Option(
-            help="Read every task from DIR/<task>/<split>.jsonl (.json, .csv, .tsv, .parquet)."
+            help="Read each task from DIR/<task>/<split>.jsonl (.json, .csv, .tsv, .parquet) or its released files (see `haechi tasks show`), e.g. ../shared/data."
         ),
     ] = None,
     samples: Annotated[
@@ -117,7 +117,9 @@ def eval_command(
         chunk_size=chunk_size,
         bootstrap_iters=bootstrap_iters,
     )
-    resolve(config.tasks)  # a typo in --tasks should not wait for a model to load
+    # a typo in --tasks or a missing data file should not wait for a model to load
+    specs, _ = resolve(config.tasks)
+    check_data(specs, DocumentSource.choose(config.data_dir, config.samples), config.num_fewshot)
     lm = load(model, **args)
     responses = None if no_cache else ResponseCache(cache)
     try:

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from haechi.cli.chat_cmd import TemplateOption
 from haechi.cli.console import console
-from haechi.cli.models_cmd import BaseUrl, ModelArgs, model_arguments
+from haechi.cli.options import BaseUrl, ModelArgs, model_arguments
 from haechi.errors import InputError
 
 DEFAULT_SUITE = "ko_basic"

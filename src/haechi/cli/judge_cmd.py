@@ -10,8 +10,7 @@ from rich.table import Table
 
 from haechi.cli.console import console
 from haechi.cli.judge_meta_cmd import meta_eval_command
-from haechi.cli.leaderboard_cmd import DbOption
-from haechi.cli.models_cmd import BaseUrl, ModelArgs, model_arguments
+from haechi.cli.options import BaseUrl, DbOption, ModelArgs, model_arguments
 
 app = typer.Typer(
     help="Grade generations with an LLM judge (G-Eval) and meta-evaluate it against human ratings.",

@@ -6,15 +6,8 @@ from typing import Annotated
 
 import typer
 
+from haechi.cli.options import DbOption
 from haechi.store import open_store
-
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="Results store: a SQLAlchemy URL or a SQLite file path (default: $HAECHI_DB, else haechi's data folder).",
-    ),
-]
 
 
 def leaderboard_command(

@@ -9,35 +9,12 @@ import typer
 from rich.table import Table
 
 from haechi.cli.console import console
-from haechi.models import load, parse_model_args
+from haechi.cli.options import BaseUrl, ModelArgs, model_arguments
+from haechi.models import load
 
 app = typer.Typer(
     help="Inspect models given as specs (hf/<id|path>, openai/<model>, vllm/<id|path>)."
 )
-
-ModelArgs = Annotated[
-    str | None,
-    typer.Option(
-        "--model-args", help="Backend options as key=value,... e.g. dtype=bfloat16,batch_size=16."
-    ),
-]
-
-
-BaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--base-url",
-        help="openai backend: the server's URL, e.g. http://127.0.0.1:8000/v1 (default $OPENAI_BASE_URL).",
-    ),
-]
-
-
-def model_arguments(model_args: str | None, base_url: str | None) -> dict[str, object]:
-    """Backend options from --model-args, plus --base-url when given."""
-    args: dict[str, object] = dict(parse_model_args(model_args))
-    if base_url is not None:
-        args["base_url"] = base_url
-    return args
 
 
 @app.command("info")

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from haechi.cli.console import console
-from haechi.cli.leaderboard_cmd import DbOption
+from haechi.cli.options import DbOption
 from haechi.cli.redteam_convert_cmd import convert_command, converters_command
 from haechi.io import write_json_atomic, write_text_atomic
 from haechi.store import open_store

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from haechi.cli.console import console
-from haechi.cli.leaderboard_cmd import DbOption
+from haechi.cli.options import DbOption
 from haechi.errors import InputError
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from rich.table import Table
 
 from haechi.cli.console import console
 from haechi.errors import InputError
-from haechi.tasks import bundled_tasks, groups, load_spec
-from haechi.tasks.documents import SUFFIXES
+from haechi.tasks import TaskSpec, bundled_tasks, groups, load_spec
+from haechi.tasks.sources import data_dir_layouts
 
 app = typer.Typer(help="List the bundled tasks and show the splits and fields each expects.")
 
@@ -30,13 +30,22 @@ def list_tasks() -> None:
             str(spec.num_fewshot),
             spec.primary_metric,
             ", ".join(member_of.get(spec.task, [])),
-            spec.dataset.path or "—  (use --data-dir)",
+            _public_data(spec),
         )
     console.print(table)
     groups_table = Table("group", "aggregation", "tasks")
     for name, group in named.items():
         groups_table.add_row(name, group.aggregation, ", ".join(group.tasks))
     console.print(groups_table)
+
+
+def _public_data(spec: TaskSpec) -> str:
+    if spec.dataset.path:
+        return spec.dataset.path
+    released = spec.dataset.data_files.get(spec.dataset.test_split)
+    if released:
+        return f"--data-dir DIR with DIR/{released[0]}"
+    return "—  (--data-dir DIR: see tasks show)"
 
 
 @app.command("show")
@@ -69,10 +78,12 @@ def show(
             f"public dataset: {spec.dataset.path}"
             + (f" ({spec.dataset.name})" if spec.dataset.name else "")
         )
-    console.print(
-        "with --data-dir DIR it reads: "
-        + ", ".join(f"DIR/{spec.task}/{s}{{{','.join(SUFFIXES)}}}" for s in splits)
-    )
+    console.print("with --data-dir DIR it reads:", markup=False)
+    for split in splits:
+        layouts = " or ".join(
+            f"DIR/{layout}" for layout in data_dir_layouts(spec.task, spec.dataset, split)
+        )
+        console.print(f"  {split}: {layouts}", markup=False, highlight=False)
     fields = Table("field", "meaning")
     for name, meaning in spec.fields.items():
         fields.add_row(name, meaning)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from haechi.documents import Document
 from haechi.errors import InputError
 from haechi.evaluate.stats import Aggregate, mean_with_stderr
-from haechi.tasks.documents import Document
 
 
 def kobbq(docs: Sequence[Document], predictions: Sequence[int]) -> dict[str, Aggregate]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from haechi.errors import InputError
 from haechi.evaluate.config import EvalConfig
-from haechi.tasks.documents import Document, DocumentSource
+from haechi.tasks import Document, DocumentSource
 from haechi.tasks.prompts import FewshotSampler, Prompt, build_prompt
 from haechi.tasks.registry import load_documents
 from haechi.tasks.spec import TaskSpec

@@ -28,8 +28,8 @@ from haechi.evaluate.scoring import (
 )
 from haechi.evaluate.stats import Aggregate
 from haechi.models.base import LanguageModel
-from haechi.tasks.documents import DocumentSource
 from haechi.tasks.registry import resolve
+from haechi.tasks.sources import DocumentSource
 from haechi.versions import package_versions
 
 if TYPE_CHECKING:

@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from haechi.documents import Document, read_file
 from haechi.errors import InputError
 from haechi.guard.gedi_config import ClassNames, DataRecord, Side
-from haechi.tasks.documents import Document, read_file
 
 KOCOHUB_CLASSES: dict[str, Side] = {
     "none": "desired",

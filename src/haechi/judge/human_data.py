@@ -38,10 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from haechi.documents import Document, read_file
 from haechi.errors import InputError
 from haechi.judge.criteria import bundled_criteria
 from haechi.judge.parsing import parse_score
-from haechi.tasks.documents import Document, read_file
 
 Layout = Literal["geval-results", "geval-summeval", "summeval-jsonl", "haechi"]
 Role = Literal["judge", "human"]

@@ -6,11 +6,11 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from haechi.documents import read_file
 from haechi.errors import InputError
 from haechi.io import write_text_atomic
 from haechi.judge.geval import CriterionScore
 from haechi.judge.prompts import JudgeItem
-from haechi.tasks.documents import read_file
 
 
 def read_items(path: Path) -> list[JudgeItem]:

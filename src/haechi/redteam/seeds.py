@@ -20,6 +20,7 @@ import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 
+from haechi.documents import Document, read_file
 from haechi.errors import InputError
 from haechi.redteam.taxonomy import (
     HARMBENCH_CATEGORIES,
@@ -29,7 +30,6 @@ from haechi.redteam.taxonomy import (
     check_category,
 )
 from haechi.redteam.types import Seed
-from haechi.tasks.documents import Document, read_file
 
 DATA = Path(__file__).with_name("data")
 """The bundled seed and control sets."""

@@ -27,10 +27,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from haechi.documents import Document, read_file
 from haechi.errors import InputError
 from haechi.review.accounts import valid_username
 from haechi.review.agreement import Rating
-from haechi.tasks.documents import Document, read_file
 
 SquareFile = Literal["response", "question"]
 

@@ -1,8 +1,9 @@
 """Declarative tasks: YAML specs, documents, prompts and few-shot sampling."""
 
-from haechi.tasks.documents import Document, DocumentSource
+from haechi.documents import Document
 from haechi.tasks.prompts import FewshotSampler, Prompt, build_prompt
-from haechi.tasks.registry import bundled_tasks, groups, load_documents, resolve
+from haechi.tasks.registry import bundled_tasks, check_data, groups, load_documents, resolve
+from haechi.tasks.sources import DocumentSource
 from haechi.tasks.spec import TaskSpec, load_spec
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "TaskSpec",
     "build_prompt",
     "bundled_tasks",
+    "check_data",
     "groups",
     "load_documents",
     "load_spec",

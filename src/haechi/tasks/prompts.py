@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from haechi.documents import Document
 from haechi.errors import InputError
-from haechi.tasks.documents import Document
 from haechi.tasks.spec import TaskSpec
-from haechi.tasks.templates import evaluate, render
+from haechi.tasks.templates import expression_value, render
 
 SamplingMode = Literal["haechi", "lm-eval"]
 
@@ -50,7 +50,9 @@ def doc_text(spec: TaskSpec, doc: Document) -> str:
 
 
 def doc_choices(spec: TaskSpec, doc: Document) -> list[str]:
-    value = evaluate(spec.doc_to_choice or "", doc.fields, where=doc.origin, field="doc_to_choice")
+    value = expression_value(
+        spec.doc_to_choice or "", doc.fields, where=doc.origin, field="doc_to_choice"
+    )
     if not isinstance(value, list | tuple) or not value:
         raise InputError(
             f"choices must be a non-empty list, got {value!r}", file=doc.origin, field="choices"
@@ -60,7 +62,9 @@ def doc_choices(spec: TaskSpec, doc: Document) -> list[str]:
 
 def doc_target(spec: TaskSpec, doc: Document, choices: Sequence[str]) -> int:
     """The gold choice's index; a target given as text must be one of the choices."""
-    value = evaluate(spec.doc_to_target, doc.fields, where=doc.origin, field="doc_to_target")
+    value = expression_value(
+        spec.doc_to_target, doc.fields, where=doc.origin, field="doc_to_target"
+    )
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value)
     if isinstance(value, str):
@@ -113,7 +117,9 @@ def build_prompt(spec: TaskSpec, doc: Document, fewshot: Sequence[Document]) -> 
 
 def doc_answer(spec: TaskSpec, doc: Document) -> str:
     """A generation task's reference answer (``doc_to_target`` as text)."""
-    return str(evaluate(spec.doc_to_target, doc.fields, where=doc.origin, field="doc_to_target"))
+    return str(
+        expression_value(spec.doc_to_target, doc.fields, where=doc.origin, field="doc_to_target")
+    )
 
 
 def _gold_choice(spec: TaskSpec, doc: Document) -> str:
@@ -130,7 +136,9 @@ def doc_labels(spec: TaskSpec, doc: Document, n_choices: int) -> tuple[int, ...]
     """Which choices are true (1) or false (0), for tasks with several true answers (mc2)."""
     if not spec.doc_to_labels:
         return None
-    value = evaluate(spec.doc_to_labels, doc.fields, where=doc.origin, field="doc_to_labels")
+    value = expression_value(
+        spec.doc_to_labels, doc.fields, where=doc.origin, field="doc_to_labels"
+    )
     if not isinstance(value, list | tuple) or len(value) != n_choices:
         raise InputError(
             f"labels must be a list of {n_choices} 0/1 values, got {value!r}",

@@ -9,9 +9,10 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from haechi.documents import Document
 from haechi.errors import InputError
-from haechi.tasks.documents import Document, DocumentSource, load_split
 from haechi.tasks.processors import get_processor
+from haechi.tasks.sources import DocumentSource, load_split
 from haechi.tasks.spec import GroupSpec, TaskSpec, load_spec
 
 GROUPS_FILE = "groups.yaml"
@@ -104,3 +105,18 @@ def load_documents(spec: TaskSpec, split: str, source: DocumentSource) -> list[D
                 raise InputError(f"unreadable document: {exc}", file=doc.origin) from None
         docs = processed
     return docs
+
+
+def check_data(
+    specs: list[TaskSpec], source: DocumentSource, num_fewshot: int | None = None
+) -> None:
+    """Read every split a run of ``specs`` will read (the evaluated one, and the few-shot
+    one when shots are drawn from it), so a missing file or field is an ``InputError``
+    before a model is loaded rather than after."""
+    for spec in specs:
+        splits, fewshot = [spec.dataset.test_split], spec.dataset.fewshot_split
+        shots = spec.num_fewshot if num_fewshot is None else num_fewshot
+        if shots and fewshot is not None and fewshot not in splits:
+            splits.append(fewshot)
+        for split in splits:
+            load_documents(spec, split, source)

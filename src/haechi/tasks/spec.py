@@ -6,21 +6,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from haechi.errors import InputError
-from haechi.yaml_files import read_yaml_mapping
+from haechi.tasks.templates import syntax_error
+from haechi.yaml_files import line_of, read_yaml_mapping
 
 
 class DatasetSpec(BaseModel):
-    """Where documents come from when no ``--data-dir`` is given."""
+    """Where documents come from: the Hub without ``--data-dir``; with it,
+    ``DIR/<task>/<split>.*`` or else the split's ``data_files``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -28,6 +23,25 @@ class DatasetSpec(BaseModel):
     name: str | None = Field(None, description="datasets configuration name")
     test_split: str = "test"
     fewshot_split: str | None = None
+    data_files: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="split → glob(s) relative to --data-dir naming the set's released files",
+    )
+
+    @field_validator("data_files", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {split: [p] if isinstance(p, str) else p for split, p in value.items()}
+        return value
+
+    @field_validator("data_files")
+    @classmethod
+    def _relative(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for pattern in (p for patterns in value.values() for p in patterns):
+            if not pattern or Path(pattern).is_absolute():
+                raise ValueError(f"{pattern!r} must be a path relative to --data-dir")
+        return value
 
 
 class GenerationSpec(BaseModel):
@@ -198,13 +212,28 @@ class GroupSpec(BaseModel):
     description: str = ""
 
 
+# The spec's Jinja2 sources: templates render text, expressions compute values.
+TEMPLATE_FIELDS = ("description", "doc_to_text", "doc_to_continuation")
+EXPRESSION_FIELDS = ("doc_to_choice", "doc_to_target", "doc_to_labels")
+
+
 def load_spec(path: Path) -> TaskSpec:
-    """Read and validate one task YAML; errors name the file and the field."""
-    raw, _ = read_yaml_mapping(path, "task file")
+    """Read and validate one task YAML, its Jinja2 syntax included; errors name the file,
+    the line and the field."""
+    raw, text = read_yaml_mapping(path, "task file")
     try:
-        return TaskSpec.model_validate({**raw, "source": str(path)})
+        spec = TaskSpec.model_validate({**raw, "source": str(path)})
     except ValidationError as exc:
         first = exc.errors()[0]
         raise InputError(
-            first["msg"], file=str(path), field=".".join(str(p) for p in first["loc"]) or None
+            first["msg"],
+            file=str(path),
+            line=line_of(text, first["loc"]),
+            field=".".join(str(p) for p in first["loc"]) or None,
         ) from None
+    for field in (*TEMPLATE_FIELDS, *EXPRESSION_FIELDS):
+        source = getattr(spec, field)
+        problem = source and syntax_error(source, expression=field in EXPRESSION_FIELDS)
+        if problem:
+            raise InputError(problem, file=str(path), line=line_of(text, [field]), field=field)
+    return spec

@@ -22,6 +22,16 @@ def _expression(source: str) -> Any:
     return _ENV.compile_expression(source, undefined_to_none=False)
 
 
+def syntax_error(source: str, *, expression: bool) -> str | None:
+    """What is wrong with the Jinja2 syntax of a template (or an expression), or None."""
+    try:
+        (_expression if expression else _template)(source)
+    except jinja2.TemplateSyntaxError as exc:
+        where = f" (line {exc.lineno} of the template)" if exc.lineno and exc.lineno > 1 else ""
+        return f"Jinja2 syntax error: {exc.message}{where}"
+    return None
+
+
 def render(source: str, doc: dict[str, Any], *, where: str, field: str) -> str:
     """Render a template; a missing document field is an ``InputError`` at ``where``."""
     try:
@@ -30,7 +40,7 @@ def render(source: str, doc: dict[str, Any], *, where: str, field: str) -> str:
         raise InputError(str(exc), file=where, field=field) from None
 
 
-def evaluate(source: str, doc: dict[str, Any], *, where: str, field: str) -> Any:
+def expression_value(source: str, doc: dict[str, Any], *, where: str, field: str) -> Any:
     """Evaluate an expression to a Python value (a list, an int, a string)."""
     try:
         value = _expression(source)(**doc)

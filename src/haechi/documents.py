@@ -1,4 +1,5 @@
-"""Loading task documents from local files, bundled samples or Hugging Face datasets."""
+"""Reading records from data files (jsonl, json, csv, tsv, parquet) as ``Document``s that
+remember their file and line, so every reader's errors can name both."""
 
 from __future__ import annotations
 
@@ -6,18 +7,18 @@ import csv
 import json
 import unicodedata
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from haechi.errors import HaechiError, InputError, MissingExtraError
+from haechi.errors import InputError, MissingExtraError
 
 SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 
 
 @dataclass(frozen=True)
 class Document:
-    """One document: ``doc_id`` is its index in its split; ``origin`` is ``file:line``."""
+    """One record: ``doc_id`` is its index in its file (in a task: in its split);
+    ``origin`` is ``file:line``."""
 
     doc_id: int
     fields: dict[str, Any]
@@ -34,21 +35,6 @@ class Document:
         return InputError(message, file=file, line=int(number), field=field, hint=hint)
 
 
-@dataclass(frozen=True)
-class DocumentSource:
-    """``samples``: the documents bundled with haechi; ``dir``: ``data_dir/<task>/<split>.*``;
-    ``hub``: the task's Hugging Face dataset (needs the network)."""
-
-    kind: str = "hub"
-    data_dir: Path | None = None
-
-    @classmethod
-    def choose(cls, data_dir: Path | None, samples: bool) -> DocumentSource:
-        if data_dir is not None:
-            return cls("dir", data_dir)
-        return cls("samples") if samples else cls("hub")
-
-
 def normalise(value: Any) -> Any:
     """NFC-normalise every string inside ``value`` (Korean text arrives in both forms)."""
     if isinstance(value, str):
@@ -58,36 +44,6 @@ def normalise(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: normalise(v) for k, v in value.items()}
     return value
-
-
-def split_file(folder: Path, split: str) -> Path | None:
-    """The first of ``split.jsonl/.json/.csv/.parquet`` that exists in ``folder``."""
-    for suffix in SUFFIXES:
-        path = folder / f"{split}{suffix}"
-        if path.is_file():
-            return path
-    return None
-
-
-def load_split(
-    task: str, split: str, source: DocumentSource, dataset: Any = None
-) -> list[Document]:
-    """Read one split of a task's documents from ``source``."""
-    if source.kind == "hub":
-        return _load_hub(task, split, dataset)
-    if source.kind == "samples":
-        folder = Path(str(resources.files("haechi.tasks").joinpath("samples", task)))
-    else:
-        assert source.data_dir is not None
-        folder = source.data_dir / task
-    path = split_file(folder, split)
-    if path is None:
-        raise InputError(
-            f"no {split} split for task {task!r}",
-            file=str(folder / f"{split}.jsonl"),
-            hint=f"expected one of {', '.join(split + s for s in SUFFIXES)} in {folder}",
-        )
-    return read_file(path)
 
 
 def read_file(path: Path) -> list[Document]:
@@ -155,25 +111,3 @@ def _read_parquet(path: Path) -> list[tuple[int, Any]]:
     except ImportError:
         raise MissingExtraError("pyarrow", "train") from None
     return [(i + 1, row) for i, row in enumerate(pq.read_table(path).to_pylist())]
-
-
-def _load_hub(task: str, split: str, dataset: Any) -> list[Document]:
-    if dataset is None or not dataset.path:
-        raise InputError(
-            f"task {task!r} has no public dataset",
-            field="data-dir",
-            hint=f"point --data-dir at a folder holding {task}/{split}.jsonl",
-        )
-    try:
-        import datasets
-    except ImportError:
-        raise MissingExtraError("datasets", "train") from None
-    try:
-        rows = datasets.load_dataset(dataset.path, dataset.name, split=split)
-    except Exception as exc:  # datasets raises many unrelated types for "cannot fetch"
-        raise HaechiError(
-            f"could not load {dataset.path} ({split}) for task {task!r}: {exc}. "
-            f"Offline? Use --data-dir DIR with DIR/{task}/{split}.jsonl, or --samples."
-        ) from exc
-    origin = f"{dataset.path}:{split}"
-    return [Document(i, normalise(dict(row)), f"{origin}#{i}") for i, row in enumerate(rows)]

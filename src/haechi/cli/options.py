@@ -1,0 +1,48 @@
+"""Options shared by several commands, declared once so their names and help agree."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from haechi.models import parse_model_args
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Results store: a SQLAlchemy URL or a SQLite file path (default: $HAECHI_DB, else haechi's data folder).",
+    ),
+]
+
+ModelArgs = Annotated[
+    str | None,
+    typer.Option(
+        "--model-args", help="Backend options as key=value,... e.g. dtype=bfloat16,batch_size=16."
+    ),
+]
+
+BaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        help="openai backend: the server's URL, e.g. http://127.0.0.1:8000/v1 (default $OPENAI_BASE_URL).",
+    ),
+]
+
+
+def model_arguments(model_args: str | None, base_url: str | None) -> dict[str, object]:
+    """Backend options from --model-args, plus --base-url when given."""
+    args: dict[str, object] = dict(parse_model_args(model_args))
+    if base_url is not None:
+        args["base_url"] = base_url
+    return args
+
+
+def batch_size_value(value: str | None) -> str | None:
+    """Check ``--batch-size`` (a positive integer or ``auto``) where it is parsed, so a bad
+    value is reported under the option's own name."""
+    if value is None or value == "auto" or (value.isdigit() and int(value) > 0):
+        return value
+    raise typer.BadParameter(f"must be a positive integer or 'auto', got {value!r}")
