@@ -29,7 +29,7 @@ from haechi.evaluate.filters import exact_match
 from haechi.evaluate.stats import Aggregate, bootstrap_stderr, mean_with_stderr
 
 if TYPE_CHECKING:
-    from haechi.tasks.documents import Document
+    from haechi.documents import Document
     from haechi.tasks.prompts import Prompt
     from haechi.tasks.spec import MatchOptions
 
