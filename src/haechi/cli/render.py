@@ -62,7 +62,7 @@ def print_leaderboard(
         return
     table = Table(
         "#",
-        Column("model", overflow="ellipsis", min_width=12),
+        Column("model", overflow="fold", min_width=12),
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         collapse_padding=True,
