@@ -1,4 +1,4 @@
-"""One error hierarchy for haechi: bad input exits 2, everything else exits 1."""
+"""One error hierarchy for haechi: bad input and missing extras exit 2, everything else 1."""
 
 from __future__ import annotations
 
@@ -50,7 +50,12 @@ class BackendError(HaechiError):
 
 
 class MissingExtraError(HaechiError):
-    """An optional dependency is not installed; the message names the extra to install."""
+    """An optional dependency is not installed; the message names the extra to install.
+
+    Exit code 2, like bad input: the user fixes it (with the pip command in the message).
+    """
+
+    exit_code = 2
 
     def __init__(self, package: str, extra: str) -> None:
         super().__init__(

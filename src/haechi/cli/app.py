@@ -6,6 +6,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from haechi import __version__
 from haechi.cli import (
@@ -71,7 +72,8 @@ def main() -> None:
     try:
         app()
     except HaechiError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        # escaped: messages hold brackets that are not markup, e.g. pip install 'haechi[train]'
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted")
