@@ -6,7 +6,7 @@ what torch's allocator reports. Whether a run is killed depends on the process i
 - **Baseline** (CPU): the interpreter, the imported libraries and what they touch on first
   use (code pages, kernel tables, the model classes). Measured, not modelled: the peak
   resident set (VmHWM) of a fresh interpreter that imports the run's libraries and trains
-  a tiny model of a few thousand parameters for two steps (``baseline_rss``, once per
+  a tiny model of 0.1M parameters for two steps (``baseline_rss``, once per
   process and set of libraries). Its tensors (well under 1 MiB) are counted twice.
 - **Allocator cache**: memory freed by tensors but still held by the allocator at the peak.
   torch's CPU allocator is glibc's ``posix_memalign``. glibc maps each block of at least
@@ -118,7 +118,7 @@ def process_peak(
 @functools.cache
 def baseline_rss(libraries: tuple[str, ...]) -> int:
     """Peak resident bytes of a fresh interpreter that imports ``libraries`` and trains a
-    tiny Llama (22 thousand parameters) for two steps: the process without its tensors."""
+    tiny Llama (0.1M parameters) for two steps: the process without its tensors."""
     from transformers import LlamaConfig
 
     tiny = LlamaConfig(

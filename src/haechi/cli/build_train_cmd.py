@@ -183,7 +183,7 @@ def _print_check(check: MemoryCheck, out: Any) -> None:
     process = check.process
     verdict = "fits" if check.fits else "[bold red]does NOT fit[/]"
     out.print(
-        f"this run: {gib(process.tensors)} of tensors at the peak; expected "
+        f"this run: {gib(process.tensors)} of tensors at the peak; "
         f"{PROCESS_LABEL[process.device]} {gib(process.total)}; {verdict} in "
         f"{gib(check.limit)} ({check.limit_source})"
     )
