@@ -1,4 +1,4 @@
-"""One error hierarchy for haechi: bad input exits 2, everything else exits 1."""
+"""One error hierarchy for haechi: bad input and missing extras exit 2, everything else 1."""
 
 from __future__ import annotations
 

@@ -169,15 +169,35 @@ def architecture(config: PretrainedConfig) -> Architecture:
     )
 
 
+class ProcessPeak(BaseModel):
+    """The expected peak of the process (bytes): on CPU its resident set, on CUDA the GPU
+    memory torch reserves plus the CUDA context (``memory_process`` says how each part is
+    modelled or measured)."""
+
+    device: str
+    tensors: int  # alive at the peak: the estimate's total
+    allocator_cache: int  # freed by tensors, still held by the allocator at the peak
+    baseline: int  # CPU: interpreter and libraries (measured); CUDA: 0
+    cuda_context: int  # CUDA only
+    basis: str  # where the baseline comes from
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def total(self) -> int:
+        return self.tensors + self.allocator_cache + self.baseline + self.cuda_context
+
+
 class MemoryEstimate(BaseModel):
     """The predicted memory of a training step, in bytes.
 
     ``weights``, ``gradients``, ``optimizer_states`` and ``activations`` are the full size
     of each kind; ``other`` is what else is alive at the peak (temporary buffers, autocast
-    weight copies, the CUDA context). They are never all alive together: ``total`` is the
-    largest of the step's ``moments`` (see ``memory_estimate``), and ``at_peak`` splits it
-    by kind, so ``sum(at_peak.values()) == total``. ``allocated`` is ``total`` less the
-    framework overhead: what ``torch.cuda.max_memory_allocated`` reports.
+    weight copies). They are never all alive together: ``total`` is the largest of the
+    step's ``moments`` (see ``memory_estimate``), the tensors alive at the peak, and
+    ``at_peak`` splits it by kind, so ``sum(at_peak.values()) == total``. It is what
+    torch's allocator reports (``torch.cuda.max_memory_allocated``, the profiler's CPU
+    events). ``process`` is the figure that decides whether the run fits: the process's
+    resident set on CPU, reserved memory plus the CUDA context on CUDA.
     """
 
     model: str
@@ -194,28 +214,22 @@ class MemoryEstimate(BaseModel):
     at_peak: dict[str, int]
     other_items: dict[str, int]  # what ``other`` is made of
     moments: dict[str, int]
+    process: ProcessPeak
     gpu_memory: int | None = None
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def allocated(self) -> int:
-        return self.total - self.other_items.get("framework_overhead", 0)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def fits_gpu(self) -> bool | None:
         return None if self.gpu_memory is None else self.fits(self.gpu_memory)
 
-    def fits(self, gpu_memory: int) -> bool:
-        """Whether the peak (framework overhead included) fits ``gpu_memory`` bytes.
-
-        Allocator fragmentation is not modelled; leave a few percent of headroom.
-        """
-        return self.total <= gpu_memory
+    def fits(self, memory: int) -> bool:
+        """Whether the process's peak (``process.total``) fits ``memory`` bytes."""
+        return self.process.total <= memory
 
 
 class MeasuredPeak(BaseModel):
-    """The peak memory of real training steps next to the estimate for the same setup."""
+    """The peak memory of real training steps next to the estimate for the same setup:
+    tensor bytes (torch's allocator), compared with the estimate's ``total``."""
 
     model: str
     setup: TrainingSetup
@@ -228,8 +242,8 @@ class MeasuredPeak(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def estimated_bytes(self) -> int:
-        """The estimate comparable with ``peak_bytes`` (without the CUDA context)."""
-        return self.estimate.allocated
+        """The estimate comparable with ``peak_bytes``: the tensors alive at the peak."""
+        return self.estimate.total
 
     @computed_field  # type: ignore[prop-decorator]
     @property

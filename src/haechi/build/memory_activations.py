@@ -56,6 +56,7 @@ class _Graph:
     tokens: int
     autocast: bool
     saved: dict[int, tuple[_Tensor, str]] = field(default_factory=dict)
+    above: int = 0  # count only tensors larger than this many bytes (see ``activations``)
 
     def new(self, width: int, size: int, grad: bool) -> _Tensor:
         return _Tensor(self.tokens * width, size, grad)
@@ -72,7 +73,8 @@ class _Graph:
         return self.cast(t, 2) if self.autocast else t
 
     def total(self, kind: str | None = None) -> int:
-        return sum(t.numel * t.size for t, k in self.saved.values() if kind in (None, k))
+        sizes = (t.numel * t.size for t, k in self.saved.values() if kind in (None, k))
+        return sum(n for n in sizes if n > self.above)
 
 
 @dataclass
@@ -217,12 +219,16 @@ class Activations:
         return self.layers + self.head + self.shared
 
 
-def activations(arch: Architecture, setup: TrainingSetup) -> Activations:
-    """Replay the forward pass of one micro-batch and count what backward will need."""
+def activations(arch: Architecture, setup: TrainingSetup, above: int = 0) -> Activations:
+    """Replay the forward pass of one micro-batch and count what backward will need.
+
+    ``above``: count only the tensors larger than this many bytes (the process model
+    tells the allocator's large blocks from its small ones, ``memory_process``).
+    """
     autocast = setup.precision in ("bf16-mixed", "fp16-mixed")
     residual = 2 if setup.precision == "bf16" else 4
     full = setup.lora_rank is None
-    g = _Graph(setup.tokens, autocast)
+    g = _Graph(setup.tokens, autocast, above=above)
     cos, sin = (_Tensor(setup.seq_len * arch.head_dim, residual, False) for _ in range(2))
     rope = (cos, sin)
     replay = _Replay(arch, setup, g, rope)
@@ -239,7 +245,7 @@ def activations(arch: Architecture, setup: TrainingSetup) -> Activations:
             g.save(x)
             x = g.new(arch.hidden, residual, True)
         g.save(*rope)
-        probe = _Graph(setup.tokens, autocast, saved=dict(g.saved))
+        probe = _Graph(setup.tokens, autocast, saved=dict(g.saved), above=above)
         probe_x = _Tensor(setup.tokens * arch.hidden, residual, True)
         probe.save(probe_x)
         before, before_copies = probe.total("activation"), probe.total("weight_copy")
@@ -247,12 +253,14 @@ def activations(arch: Architecture, setup: TrainingSetup) -> Activations:
         recompute = probe.total("activation") - before
         recompute_copies = probe.total("weight_copy") - before_copies
         if autocast and full:  # autocast caches a cast of every trainable weight it meets
-            matrices = sum(i * o for i, o in arch.linear_shapes().values())
-            cached_copies = arch.layers * matrices * 2
+            copies = (i * o * 2 for i, o in arch.linear_shapes().values())
+            cached_copies = arch.layers * sum(n for n in copies if n > above)
     else:
         for windowed in arch.sliding_layers:
             x = replay.layer(x, windowed)
-    shared = sum(t.numel * t.size for t in (ids, *rope) if id(t) in g.saved)
+    shared = sum(
+        t.numel * t.size for t in (ids, *rope) if id(t) in g.saved and t.numel * t.size > above
+    )
     layers_end, layer_copies = g.total("activation"), g.total("weight_copy")
     y = replay.norm(x, arch.hidden, arch.hidden)
     y_in = g.op_input(y)

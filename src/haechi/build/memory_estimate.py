@@ -39,9 +39,10 @@ op by op for these decoders). The moments of a step, beyond the weights (``grad_
   bitsandbytes update in place.
 - ``embedding backward`` (tied embeddings only): autograd sums the lm_head and embedding
   gradients out of place, two extra ``vocab x hidden`` tensors.
-On CUDA the context (kernels, cuBLAS/cuDNN handles) lives outside the caching allocator:
-``CUDA_CONTEXT_BYTES`` is added to ``total`` as framework overhead but not to
-``allocated``, which is what ``torch.cuda.max_memory_allocated`` reports.
+``total`` is the tensors alive at the peak, what ``torch.cuda.max_memory_allocated`` and
+torch's CPU allocator events report. The process around them (what the allocator keeps
+after frees, the interpreter and libraries, the CUDA context) is ``memory_process``'s:
+``process`` is the figure a memory limit is compared with.
 """
 
 from __future__ import annotations
@@ -64,11 +65,11 @@ from haechi.build.memory import (
     setup_from,
 )
 from haechi.build.memory_activations import Activations, activations
+from haechi.build.memory_process import allocator_cache, block_split, process_peak
 
 if TYPE_CHECKING:
     from transformers import PretrainedConfig
 
-CUDA_CONTEXT_BYTES = 512 * 2**20  # typical for torch 2.x on recent GPUs; not measured here
 BNB_MIN_8BIT_SIZE = 4096  # bitsandbytes keeps smaller tensors' states in fp32
 BNB_BLOCK = 256  # values per fp32 absmax scale in its blockwise 8-bit states
 
@@ -136,17 +137,25 @@ def optimizer_state_bytes(name: OptimizerName, tensor: Tensor) -> int:
     return n * 4
 
 
-def optimizer_step_bytes(name: OptimizerName, trainable: list[Tensor], device: Device) -> int:
-    """Temporaries of one optimizer step (see the module docstring)."""
+def optimizer_step_bytes(
+    name: OptimizerName, trainable: list[Tensor], device: Device, above: int = 0
+) -> int:
+    """Temporaries of one optimizer step (see the module docstring); ``above``: count only
+    tensors larger than this many bytes."""
     if not trainable:
         return 0
     if name == "adamw":
         if device == "cuda":  # foreach: _foreach_sqrt over all second moments at once
-            return sum(t.nbytes for t in trainable)
-        return 2 * max(t.nbytes for t in trainable)  # for-loop: sqrt, then its quotient
+            return sum(bytes_above(t.nbytes, above) for t in trainable)
+        return 2 * bytes_above(max(t.nbytes for t in trainable), above)  # sqrt, then its quotient
     if name == "adafactor":  # grad**2 and its update coexist; bf16 also upcasts grad and param
-        return max((4 if t.size == 2 else 2) * t.numel * 4 for t in trainable)
+        return max((4 if t.size == 2 else 2) * bytes_above(t.numel * 4, above) for t in trainable)
     return 0  # SGD and bitsandbytes' fused 8-bit step update in place
+
+
+def bytes_above(nbytes: int, above: int) -> int:
+    """``nbytes`` (one tensor's), or 0 when it is not larger than ``above``."""
+    return nbytes if nbytes > above else 0
 
 
 @dataclass(frozen=True)
@@ -162,14 +171,17 @@ def _moments(
     setup: TrainingSetup,
     acts: Activations,
     trainable: list[Tensor],
-    grads: int,
     states: int,
+    above: int = 0,
 ) -> dict[str, _Moment]:
-    """What is alive (beyond the weights) at each candidate peak of a step."""
+    """What is alive (beyond the weights) at each candidate peak of a step; ``above``:
+    count only the tensors larger than this many bytes (``acts`` counted alike)."""
     full = setup.lora_rank is None
     size = trainable[0].size if trainable else 4
-    vh = arch.vocab * arch.hidden * size
-    head_grads = vh + arch.hidden * size if full else 0  # lm_head and final norm come first
+    grads = sum(bytes_above(t.nbytes, above) for t in trainable)
+    vh = bytes_above(arch.vocab * arch.hidden * size, above)
+    # lm_head and final norm come first
+    head_grads = vh + bytes_above(arch.hidden * size, above) if full else 0
     embed_grads = vh if full and not arch.tied_embeddings else 0
     layer_grads = (grads - head_grads - embed_grads) // arch.layers
     accumulated = grads if setup.grad_accum > 1 else 0
@@ -177,8 +189,11 @@ def _moments(
     tv = setup.tokens * arch.vocab
     per_layer = acts.layers // arch.layers
     one_layer_copies = acts.layer_copies // arch.layers + acts.recompute_copies
-    layer_transient = setup.tokens * (2 * arch.hidden + 3 * arch.intermediate) * logits
-    step = optimizer_step_bytes(setup.optimizer, trainable, setup.device)
+    t = setup.tokens
+    layer_transient = 2 * bytes_above(t * arch.hidden * logits, above) + 3 * bytes_above(
+        t * arch.intermediate * logits, above
+    )
+    step = optimizer_step_bytes(setup.optimizer, trainable, setup.device, above)
     copies = acts.layer_copies + acts.head_copies
     return {
         "forward": _Moment(
@@ -187,14 +202,16 @@ def _moments(
             acts.saved,
             {
                 "autocast_weight_copies": copies + acts.cached_copies,
-                "logits": tv * (logits + (0 if logits == 4 else 4)),  # and their fp32 copy
+                # and their fp32 copy
+                "logits": bytes_above(tv * logits, above)
+                + (0 if logits == 4 else bytes_above(tv * 4, above)),
             },
         ),
         "loss backward": _Moment(
             accumulated,
             states,
             acts.saved,
-            {"autocast_weight_copies": copies, "logits_gradients": 2 * tv * 4},
+            {"autocast_weight_copies": copies, "logits_gradients": 2 * bytes_above(tv * 4, above)},
         ),
         "layers backward start": _Moment(
             max(accumulated, head_grads),
@@ -276,8 +293,10 @@ def estimate_setup(
     *,
     gpu_memory: int | None = None,
     model: str | None = None,
+    baseline: int | None = None,
 ) -> MemoryEstimate:
-    """``estimate`` for an already validated ``TrainingSetup``."""
+    """``estimate`` for an already validated ``TrainingSetup``. ``baseline``: the bytes of
+    the process without its tensors (CPU); by default measured once (``memory_process``)."""
     arch = architecture(config)
     params = parameters(arch, setup)
     trainable = [t for t in params if t.trainable]
@@ -285,16 +304,15 @@ def estimate_setup(
     grads = sum(t.nbytes for t in trainable)
     states = sum(optimizer_state_bytes(setup.optimizer, t) for t in trainable)
     acts = activations(arch, setup)
-    moments = _moments(arch, setup, acts, trainable, grads, states)
-    overhead = CUDA_CONTEXT_BYTES if setup.device == "cuda" else 0
+    moments = _moments(arch, setup, acts, trainable, states)
     sums = {
         name: weights + m.gradients + m.optimizer_states + m.activations + sum(m.other.values())
         for name, m in moments.items()
     }
     peak = max(sums, key=lambda name: sums[name])
     at = moments[peak]
-    items = {**at.other, "framework_overhead": overhead}
-    other = sum(items.values())
+    other = sum(at.other.values())
+    cache = allocator_cache(weights + states, sums, large_transients(arch, setup))
     return MemoryEstimate(
         model=model or str(getattr(config, "_name_or_path", "") or arch.family),
         setup=setup,
@@ -305,7 +323,7 @@ def estimate_setup(
         optimizer_states=states,
         activations=acts.saved + acts.recompute,
         other=other,
-        total=sums[peak] + overhead,
+        total=sums[peak],
         peak_moment=peak,
         at_peak={
             "weights": weights,
@@ -314,7 +332,19 @@ def estimate_setup(
             "activations": at.activations,
             "other": other,
         },
-        other_items=items,
-        moments={name: value + overhead for name, value in sums.items()},
+        other_items=dict(at.other),
+        moments=sums,
+        process=process_peak(setup.device, sums[peak], cache, baseline=baseline),
         gpu_memory=gpu_memory,
     )
+
+
+def large_transients(arch: Architecture, setup: TrainingSetup) -> dict[str, int]:
+    """Bytes of the transient tensors (not weights, not optimizer states) larger than
+    ``block_split`` alive at each moment of the step: the allocator maps these apart."""
+    above = block_split(setup.device)
+    trainable = [t for t in parameters(arch, setup) if t.trainable]
+    moments = _moments(arch, setup, activations(arch, setup, above), trainable, 0, above)
+    return {
+        name: m.gradients + m.activations + sum(m.other.values()) for name, m in moments.items()
+    }

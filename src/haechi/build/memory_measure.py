@@ -120,14 +120,8 @@ def measure_setup(
             field="optimizer",
             hint="use --device cuda",
         )
-    torch.manual_seed(seed)
-    net = _build(config, setup)
-    params = [p for p in net.parameters() if p.requires_grad]
-    opt = _optimizer(setup.optimizer, params)
-    dev = torch.device(setup.device)
-    ids = torch.randint(0, int(config.vocab_size), (setup.batch_size, setup.seq_len), device=dev)
     losses: list[float] = []
-    step = _step_function(net, opt, ids, setup, losses)
+    step, before = prepare_steps(config, setup, seed, losses)
     if setup.device == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -136,7 +130,6 @@ def measure_setup(
         torch.cuda.synchronize()
         peak, method = int(torch.cuda.max_memory_allocated()), CUDA_METHOD
     else:
-        before = sum(_nbytes(t) for t in [*net.parameters(), *net.buffers(), ids])
         peak, method = _cpu_peak(lambda: [step() for _ in range(steps)], before)
     return MeasuredPeak(
         model=expected.model,
@@ -147,6 +140,24 @@ def measure_setup(
         estimate=expected,
         losses=losses,
     )
+
+
+def prepare_steps(
+    config: PretrainedConfig, setup: TrainingSetup, seed: int, losses: list[float]
+) -> tuple[Callable[[], None], int]:
+    """A randomly initialised model, its optimizer and a batch of random token ids: the
+    function that runs one optimizer step (appending its loss to ``losses``) and the bytes
+    of the tensors alive before the first (weights, buffers, inputs)."""
+    import torch
+
+    torch.manual_seed(seed)
+    net = _build(config, setup)
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = _optimizer(setup.optimizer, params)
+    dev = torch.device(setup.device)
+    ids = torch.randint(0, int(config.vocab_size), (setup.batch_size, setup.seq_len), device=dev)
+    before = sum(_nbytes(t) for t in [*net.parameters(), *net.buffers(), ids])
+    return _step_function(net, opt, ids, setup, losses), before
 
 
 def _nbytes(t: torch.Tensor) -> int:

@@ -14,6 +14,7 @@ needs ``{% generation %}`` markers in the chat template, or a template it knows)
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import time
 from datetime import UTC, datetime
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 REPORT_FILE = "train_report.json"
 VERSIONS = ("trl", "peft", "accelerate", "datasets", "bitsandbytes")
+TRAIN_EXTRA = ("peft", "trl", "datasets")  # what the `train` extra adds to `hf`
 
 
 def plan_memory(config: TrainConfig) -> MemoryCheck:
@@ -68,7 +70,8 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainReport:
     Raises ``DoesNotFitError`` (an ``InputError``) when the estimated peak exceeds the
     memory limit and ``config.force`` is off; ``InputError`` for bad data, settings this
     machine cannot run, or a checkpoint folder that ``resume`` disagrees with;
-    ``MissingExtraError`` without bitsandbytes for QLoRA or 8-bit AdamW.
+    ``MissingExtraError`` (exit 2) without the `train` extra (peft, trl, datasets), or
+    without bitsandbytes for QLoRA or 8-bit AdamW.
     """
     started, clock = datetime.now(UTC), time.perf_counter()
     device = resolve_device(config)
@@ -129,7 +132,7 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainReport:
         device_name=_device_name(device),
         memory=check,
         forced=check.fits is False,
-        peak=PeakMemory(bytes=peak, method=method, estimated=comparable_estimate(check)),
+        peak=PeakMemory(bytes=peak, method=method, estimated=comparable_estimate(check, method)),
         throughput=Throughput(
             steps=meter.steps,
             samples=trainer.samples,
@@ -154,6 +157,10 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainReport:
 
 def _check_support(config: TrainConfig, device: CudaOrCpu, precision: Precision) -> None:
     """Refuse early what this device or these libraries cannot run."""
+    for package in TRAIN_EXTRA:
+        # find_spec imports nothing; it is None for a missing package (or a None in sys.modules)
+        if importlib.util.find_spec(package) is None:
+            raise MissingExtraError(package, "train")
     cuda_only = {
         "QLoRA (bitsandbytes 4-bit)": config.method == "qlora",
         "8-bit AdamW (bitsandbytes)": config.optimizer == "adamw-8bit",

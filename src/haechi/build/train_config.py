@@ -11,8 +11,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, computed_field, model_validator
 
-from haechi.build.memory import LINEAR_NAMES, Attention, MemoryEstimate, OptimizerName, Precision
+from haechi.build.memory import (
+    LINEAR_NAMES,
+    Attention,
+    MemoryEstimate,
+    OptimizerName,
+    Precision,
+    ProcessPeak,
+)
 from haechi.build.train_data import DataFormat
+from haechi.errors import InputError
 
 Method = Literal["full", "lora", "qlora"]
 TrainDevice = Literal["auto", "cuda", "cpu"]
@@ -83,14 +91,23 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:
+        # InputError, not ValueError: pydantic passes it through, so the message names the
+        # option instead of showing the whole dict of settings as the "input"
         if self.eval_data is not None and self.eval_fraction is not None:
-            raise ValueError("give eval_data or eval_fraction, not both")
+            raise InputError("give eval_data or eval_fraction, not both", field="eval-fraction")
         if self.merge and self.method == "full":
-            raise ValueError(
-                "merge applies to lora/qlora adapters; full fine-tuning saves the model"
+            raise InputError(
+                "--merge folds LoRA/QLoRA adapters into the base; --method full has no "
+                "adapter and already saves the whole trained model in OUTPUT/model",
+                field="merge",
+                hint="drop --merge",
             )
         if self.eval_steps is not None and self.eval_data is None and self.eval_fraction is None:
-            raise ValueError("eval_steps needs eval_data or eval_fraction")
+            raise InputError(
+                "eval_steps needs eval_data or eval_fraction",
+                field="eval-steps",
+                hint="give --eval-data or --eval-fraction",
+            )
         return self
 
     @property
@@ -132,8 +149,9 @@ class MemoryCheck(BaseModel):
     ``estimate`` is the estimator's plain training loop (``None`` for model families it
     does not cover: the check is then skipped); ``moments`` are its moments with what
     TRL, peft and bitsandbytes change (``train_overheads``), and ``overheads`` those
-    changes at the run's peak moment. ``advice`` maps a change of settings (CLI flags)
-    to its estimated peak.
+    changes at the run's peak moment. ``process`` is the expected peak of the training
+    process (``memory_process``), the figure compared with ``limit``. ``advice`` maps a
+    change of settings (CLI flags) that fits to its expected process peak.
     """
 
     device: Literal["cuda", "cpu"]
@@ -143,6 +161,7 @@ class MemoryCheck(BaseModel):
     estimate: MemoryEstimate | None
     moments: dict[str, int] = {}
     overheads: dict[str, int] = {}
+    process: ProcessPeak | None = None
     advice: dict[str, int] = {}
 
     @computed_field  # type: ignore[prop-decorator]
@@ -153,21 +172,13 @@ class MemoryCheck(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def total(self) -> int | None:
-        """The estimated peak of this run (bytes; the CUDA context included on CUDA)."""
+        """The tensors alive at the peak of this run (bytes)."""
         return max(self.moments.values()) if self.moments else None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
-    def allocated(self) -> int | None:
-        """``total`` less the CUDA context: comparable with ``max_memory_allocated``."""
-        if self.total is None or self.estimate is None:
-            return None
-        return self.total - self.estimate.other_items.get("framework_overhead", 0)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
     def fits(self) -> bool | None:
-        return None if self.total is None else self.total <= self.limit
+        return None if self.process is None else self.process.total <= self.limit
 
 
 class Throughput(BaseModel):
@@ -206,8 +217,8 @@ class Throughput(BaseModel):
 
 class PeakMemory(BaseModel):
     """The measured peak of this session's training (bytes) and how it was read, next to
-    the estimate comparable with it (``MemoryEstimate.allocated`` on CUDA, the total on
-    CPU)."""
+    the estimate comparable with it: the process's figure for the resident set, the
+    tensors at the peak for the allocators' counts (CUDA, ``--cpu-peak profiler``)."""
 
     bytes: int
     method: str

@@ -6,12 +6,16 @@ estimate assumes every micro-batch is full (an upper bound without packing). Wha
 peft and bitsandbytes do differently from the estimator's plain loop (the fused LM head,
 LoRA dropout, NF4 weights) is added per moment of the step (``train_overheads``).
 
+Whether it fits is decided on the process's figure (``memory_process``): on CPU the
+resident set (the baseline of a process with TRL's libraries, measured once; the tensors;
+what glibc keeps after frees), on CUDA reserved memory plus the context. Advice is only
+given for changes whose own estimate fits.
+
 The peak: ``torch.cuda.max_memory_allocated`` on CUDA. On CPU, by default, the process's
-resident-set peak above its size before training, plus the model's tensors: cheap, but
-it includes what the allocator caches and libraries load, so it reads higher than the
-estimate of tensor bytes. ``cpu_peak="profiler"`` reads torch's allocator events instead
-(exact tensor bytes, as ``memory_measure`` does), at the cost of slower steps and of
-memory for every event of the run.
+peak resident set during training (VmHWM), compared with the process figure;
+``cpu_peak="profiler"`` reads torch's allocator events instead (exact tensor bytes, as
+``memory_measure`` does, compared with the tensors at the peak), at the cost of slower
+steps and of memory for every event of the run.
 """
 
 from __future__ import annotations
@@ -25,11 +29,20 @@ from haechi.build.memory import (
     FAMILIES,
     MemoryEstimate,
     Precision,
+    ProcessPeak,
     TrainingSetup,
     architecture,
     setup_from,
 )
-from haechi.build.memory_estimate import estimate_setup
+from haechi.build.memory_estimate import estimate_setup, large_transients
+from haechi.build.memory_process import (
+    TRL_LOOP,
+    allocator_cache,
+    baseline_rss,
+    block_split,
+    peak_rss_during,
+    process_peak,
+)
 from haechi.build.train_config import MemoryCheck, TrainConfig
 from haechi.build.train_overheads import overheads
 from haechi.errors import InputError
@@ -39,22 +52,25 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 CudaOrCpu = Literal["cuda", "cpu"]
+RSS_PROCESS_METHOD = "peak resident set of this process during training (VmHWM)"
 
 
 class DoesNotFitError(InputError):
-    """The estimated peak exceeds the memory limit (exit 2); ``check`` holds the numbers."""
+    """The expected process peak exceeds the memory limit (exit 2); ``check`` holds the
+    numbers, ``check.advice`` only changes whose own estimate fits."""
 
     def __init__(self, check: MemoryCheck) -> None:
-        assert check.total is not None
+        assert check.process is not None
         self.check = check
         tips = [f"{change} → {_mib(total)}" for change, total in check.advice.items()]
         super().__init__(
-            f"the estimated peak of a training step, {_mib(check.total)}, is more "
-            f"than the {_mib(check.limit)} this run may use ({check.limit_source})",
+            f"the expected peak of this training process, {_mib(check.process.total)} "
+            f"({_mib(check.process.tensors)} of tensors), is more than the "
+            f"{_mib(check.limit)} this run may use ({check.limit_source})",
             field="memory-limit",
-            hint="estimated peaks with: "
-            + "; ".join(tips or ["(no setting the estimator knows lowers it)"])
-            + "; or --force to train anyway",
+            hint=("settings that fit, with their expected peaks: " + "; ".join(tips))
+            if tips
+            else "no setting the estimator knows fits; --force to train anyway",
         )
 
 
@@ -82,11 +98,17 @@ def resolve_precision(config: TrainConfig, device: CudaOrCpu) -> Precision:
     return "fp32"
 
 
-def check_memory(config: TrainConfig, hf_config: PretrainedConfig) -> MemoryCheck:
-    """Estimate the peak of a training step of ``config`` and compare it with the limit.
+def check_memory(
+    config: TrainConfig, hf_config: PretrainedConfig, baseline: int | None = None
+) -> MemoryCheck:
+    """Estimate the peak of a training step of ``config`` and compare the process's figure
+    with the limit; when it does not fit, each alternative setting is estimated the same
+    way and only those that fit are advised.
 
-    Families the estimator does not cover get ``estimate=None`` (no check). Settings the
-    estimator rejects raise ``InputError``.
+    ``baseline`` (CPU): the bytes of the training process without its tensors; by default
+    measured once for TRL's libraries (``memory_process.baseline_rss``). Families the
+    estimator does not cover get ``estimate=None`` (no check). Settings the estimator
+    rejects raise ``InputError``.
     """
     device = resolve_device(config)
     precision = resolve_precision(config, device)
@@ -95,14 +117,15 @@ def check_memory(config: TrainConfig, hf_config: PretrainedConfig) -> MemoryChec
         return MemoryCheck(
             device=device, precision=precision, limit=limit, limit_source=source, estimate=None
         )
-    setup = training_setup(config, device, precision)
-    quantized = config.method == "qlora"
-    found, moments, at_peak = _estimate(hf_config, setup, quantized, config)
+    if baseline is None and device == "cpu":
+        baseline = baseline_rss(TRL_LOOP)
+    found, moments, at_peak, process = _estimate(hf_config, config, device, baseline)
     advice = {}
-    if max(moments.values()) > limit:
-        for change, other in _alternatives(config, setup).items():
-            _, alternative, _ = _estimate(hf_config, other, quantized or "qlora" in change, config)
-            advice[change] = max(alternative.values())
+    if process.total > limit:
+        for change, update in _alternatives(config, device).items():
+            *_, other = _estimate(hf_config, config.model_copy(update=update), device, baseline)
+            if other.total <= limit:
+                advice[change] = other.total
     return MemoryCheck(
         device=device,
         precision=precision,
@@ -111,6 +134,7 @@ def check_memory(config: TrainConfig, hf_config: PretrainedConfig) -> MemoryChec
         estimate=found,
         moments=moments,
         overheads=at_peak,
+        process=process,
         advice=dict(sorted(advice.items(), key=lambda item: item[1])),
     )
 
@@ -160,10 +184,12 @@ def measure_peak(
 ) -> tuple[T, int, str]:
     """``run()``'s result, its peak memory (bytes) and how it was read.
 
-    ``before``: bytes of the tensors alive before (the model), added to the CPU peak's
-    growth. ``cpu_peak``: ``rss`` or ``profiler`` (``memory_measure``'s two CPU methods).
+    CUDA: ``torch.cuda.max_memory_allocated`` (tensors). CPU, ``cpu_peak="rss"``: this
+    process's peak resident set during ``run`` (what the OS counts);
+    ``cpu_peak="profiler"``: torch's allocator events (tensors), ``before`` being the
+    bytes of the tensors alive before (the model).
     """
-    from haechi.build.memory_measure import CUDA_METHOD, RSS_METHOD, _cpu_peak, _rss_peak
+    from haechi.build.memory_measure import CUDA_METHOD, _cpu_peak
 
     if device == "cuda":
         import torch
@@ -176,15 +202,16 @@ def measure_peak(
     if cpu_peak == "profiler":
         peak, method = _cpu_peak(lambda: box.append(run()), before)
         return box[0], peak, method
-    # The kernel counts resident pages per thread and syncs them in batches, so on a tiny
-    # model the growth can read slightly below zero: the model's tensors bound it below.
-    peak = max(before, _rss_peak(lambda: box.append(run()), before))
-    return box[0], peak, f"{RSS_METHOD}, plus the model's tensors"
+    peak = peak_rss_during(lambda: box.append(run()))
+    return box[0], peak, RSS_PROCESS_METHOD
 
 
-def comparable_estimate(check: MemoryCheck) -> int | None:
-    """The estimate to set beside the measured peak (without the CUDA context on CUDA)."""
-    return check.allocated if check.device == "cuda" else check.total
+def comparable_estimate(check: MemoryCheck, method: str) -> int | None:
+    """The estimate to set beside a peak read by ``method``: the process's figure for the
+    resident set, the tensors at the peak for the allocators' own counts."""
+    if check.process is None:
+        return None
+    return check.process.total if method == RSS_PROCESS_METHOD else check.process.tensors
 
 
 def _mib(n: int) -> str:
@@ -192,41 +219,62 @@ def _mib(n: int) -> str:
 
 
 def _estimate(
-    hf_config: PretrainedConfig, setup: TrainingSetup, quantized: bool, config: TrainConfig
-) -> tuple[MemoryEstimate, dict[str, int], dict[str, int]]:
-    """The estimator's step, its moments with TRL's, peft's and bitsandbytes' overheads, and
-    those overheads at the new peak moment."""
-    found = estimate_setup(hf_config, setup, model=config.model)
-    extra = overheads(architecture(hf_config), setup, quantized, config.lora_dropout)
+    hf_config: PretrainedConfig, config: TrainConfig, device: CudaOrCpu, baseline: int | None
+) -> tuple[MemoryEstimate, dict[str, int], dict[str, int], ProcessPeak]:
+    """The estimator's step for ``config``, its moments with TRL's, peft's and
+    bitsandbytes' overheads, those overheads at the new peak moment, and the process."""
+    setup = training_setup(config, device, resolve_precision(config, device))
+    found = estimate_setup(hf_config, setup, model=config.model, baseline=baseline)
+    arch = architecture(hf_config)
+    quantized = config.method == "qlora"
+    extra = overheads(arch, setup, quantized, config.lora_dropout)
     moments = extra.apply(found.moments)
     peak = max(moments, key=lambda name: moments[name])
-    return found, moments, extra.by_moment.get(peak, {})
+    split = block_split(device)
+    large = overheads(arch, setup, quantized, config.lora_dropout, split).apply(
+        large_transients(arch, setup)
+    )
+    persistent = found.weights + found.optimizer_states + extra.persistent
+    cache = allocator_cache(persistent, moments, large)
+    process = process_peak(device, moments[peak], cache, baseline=baseline)
+    if baseline is not None and device == "cpu":
+        process = process.model_copy(update={"basis": found.process.basis})
+    return found, moments, extra.by_moment.get(peak, {}), process
 
 
-def _alternatives(config: TrainConfig, setup: TrainingSetup) -> dict[str, TrainingSetup]:
-    """Changes (as CLI flags) that lower the estimate, one at a time and all together."""
-    changes: dict[str, dict[str, object]] = {}
-    if not setup.grad_checkpointing:
-        changes["--grad-checkpointing"] = {"grad_checkpointing": True}
+def _alternatives(config: TrainConfig, device: CudaOrCpu) -> dict[str, dict[str, object]]:
+    """Changes of settings that lower the estimate, one at a time and all together: the
+    CLI flags of each and the ``TrainConfig`` fields they set."""
+    changes: list[dict[str, object]] = []
+    if not config.grad_checkpointing:
+        changes.append({"grad_checkpointing": True})
     if config.method == "full":
-        changes["--method lora"] = {"lora_rank": config.lora_rank}
-        if setup.precision != "bf16":
-            changes["--precision bf16"] = {"precision": "bf16"}
-    if setup.batch_size > 1:
-        accum = setup.batch_size * setup.grad_accum
-        changes[f"--batch-size 1 --grad-accum {accum}"] = {"batch_size": 1, "grad_accum": accum}
-    if setup.seq_len > 256:
-        changes[f"--max-length {setup.seq_len // 2}"] = {"seq_len": setup.seq_len // 2}
-    if setup.device == "cuda" and setup.optimizer == "adamw":
-        changes["--optimizer adamw-8bit"] = {"optimizer": "adamw-8bit"}
-    if setup.device == "cuda" and config.method != "qlora":
-        changes["--method qlora"] = {"lora_rank": config.lora_rank, "precision": "bf16"}
-    out = {flag: setup.model_copy(update=update) for flag, update in changes.items()}
+        changes.append({"method": "lora"})
+        if config.precision != "bf16":
+            changes.append({"precision": "bf16"})
+    if config.batch_size > 1:
+        changes.append({"batch_size": 1, "grad_accum": config.batch_size * config.grad_accum})
+    if config.max_length > 256:
+        changes.append({"max_length": config.max_length // 2})
+    if device == "cuda" and config.optimizer == "adamw":
+        changes.append({"optimizer": "adamw-8bit"})
+    if device == "cuda" and config.method != "qlora":
+        changes.append({"method": "qlora"})
+    out = {flags(update): update for update in changes}
     if len(changes) > 1:
         together: dict[str, object] = {}
-        for update in changes.values():
+        for update in changes:
             together.update(update)
-        if "--method qlora" in changes:  # bf16 compute is what QLoRA runs in anyway
-            together["precision"] = "bf16"
-        out["all of: " + ", ".join(changes)] = setup.model_copy(update=together)
+        if together.get("method") == "qlora":  # QLoRA computes in bf16 anyway
+            together.pop("precision", None)
+        out["all of: " + flags(together)] = together
     return out
+
+
+def flags(update: dict[str, object]) -> str:
+    """The CLI flags that set these ``TrainConfig`` fields."""
+    parts = []
+    for field, value in update.items():
+        name = "--" + field.replace("_", "-")
+        parts.append(name if value is True else f"{name} {value}")
+    return " ".join(parts)

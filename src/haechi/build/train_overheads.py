@@ -16,7 +16,11 @@ step it changes (bytes; negative when it saves):
   every layer until backward reaches it, or, with gradient checkpointing, for the one
   layer being recomputed.
 - QLoRA stores the decoder projections in NF4 (4 bits a value, double-quantised scales:
-  ``NF4_BYTES`` a value) instead of 16 or 32 bits.
+  ``NF4_BYTES`` a value) instead of 16 or 32 bits: a change of the weights, alive in every
+  moment (``persistent``).
+
+``above`` counts only the transient tensors larger than that many bytes (what the
+allocator maps apart, ``memory_process``); the NF4 weights are left out then.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from haechi.build.memory import Architecture, TrainingSetup
+from haechi.build.memory_estimate import bytes_above
 
 NF4_BYTES = 0.5 + 1 / 64 + 4 / (64 * 256)  # 8-bit absmax per 64 values, fp32 per 256 of those
 TRL_TOKEN_TILE = 4096  # trl.kernels.chunked_logprob.TOKEN_CHUNK_SIZE
@@ -36,6 +41,7 @@ class Overheads:
     """Bytes to add to each of the estimator's moments, by item."""
 
     by_moment: dict[str, dict[str, int]]
+    persistent: int = 0  # the part of every moment's change that lives all step (NF4 weights)
 
     def apply(self, moments: dict[str, int]) -> dict[str, int]:
         """The estimator's moments with these overheads added."""
@@ -46,7 +52,11 @@ class Overheads:
 
 
 def overheads(
-    arch: Architecture, setup: TrainingSetup, quantized: bool, lora_dropout: float
+    arch: Architecture,
+    setup: TrainingSetup,
+    quantized: bool,
+    lora_dropout: float,
+    above: int = 0,
 ) -> Overheads:
     """The three differences for ``setup`` on ``arch`` (see the module docstring)."""
     by_moment: dict[str, dict[str, int]] = {}
@@ -55,18 +65,26 @@ def overheads(
         if nbytes:
             by_moment.setdefault(moment, {})[item] = nbytes
 
+    def big(nbytes: int) -> int:
+        return bytes_above(nbytes, above)
+
     t, vocab, hidden = setup.tokens, arch.vocab, arch.hidden
     compute = 4 if setup.precision == "fp32" else 2
-    estimator_logits = t * vocab * (compute + (0 if compute == 4 else 4))  # and their fp32 copy
-    tile = min(t, TRL_TOKEN_TILE) * TRL_VOCAB_TILE * compute
-    head_grad = vocab * hidden * 4 if setup.lora_rank is None else 0
+    # the estimator's logits and their fp32 copy
+    estimator_logits = big(t * vocab * compute) + (0 if compute == 4 else big(t * vocab * 4))
+    tile = big(min(t, TRL_TOKEN_TILE) * TRL_VOCAB_TILE * compute)
+    head_grad = big(vocab * hidden * 4) if setup.lora_rank is None else 0
     add("forward", "fused LM head", tile - estimator_logits)
-    add("loss backward", "fused LM head", tile + t * hidden * 4 + head_grad - 2 * t * vocab * 4)
+    add(
+        "loss backward",
+        "fused LM head",
+        tile + big(t * hidden * 4) + head_grad - 2 * big(t * vocab * 4),
+    )
 
     if setup.lora_rank is not None and lora_dropout > 0:
         weight_bytes = 2 if setup.precision == "bf16" else 4
-        inputs = sum(arch.linear_shapes()[name][0] for name in setup.lora_targets)
-        layer = t * inputs * (weight_bytes + 1)
+        inputs = [arch.linear_shapes()[name][0] for name in setup.lora_targets]
+        layer = sum(big(t * n * weight_bytes) + big(t * n) for n in inputs)  # copy and mask
         alive = ("layers backward start",) if setup.grad_checkpointing else ALL_LAYERS
         for moment in alive:
             add(
@@ -76,10 +94,11 @@ def overheads(
             )
         add("layers backward end", "LoRA dropout copies", layer)
 
-    if quantized:
+    saved = 0
+    if quantized and not above:
         matrices = arch.layers * sum(i * o for i, o in arch.linear_shapes().values())
         size = 2 if setup.precision == "bf16" else 4
         saved = -int(matrices * (size - NF4_BYTES))
         for moment in (*ALL_LAYERS, "layers backward end", "optimizer step", "embedding backward"):
             add(moment, "NF4 weights", saved)
-    return Overheads(by_moment)
+    return Overheads(by_moment, saved)

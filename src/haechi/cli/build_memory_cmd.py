@@ -8,7 +8,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from haechi.build.memory import MeasuredPeak, MemoryEstimate, TrainingSetup, load_config, setup_from
+from haechi.build.memory import (
+    MeasuredPeak,
+    MemoryEstimate,
+    ProcessPeak,
+    TrainingSetup,
+    load_config,
+    setup_from,
+)
 from haechi.cli.console import console
 from haechi.errors import InputError
 
@@ -174,7 +181,10 @@ def estimate_table(item: MemoryEstimate) -> Table:
     for name, value in item.other_items.items():
         if value:
             table.add_row(f"  {name.replace('_', ' ')}", "", gib(value), style="dim")
-    table.add_row("total (peak)", "", gib(item.total), style="bold")
+    table.add_row("tensors at the peak", "", gib(item.total), style="bold")
+    for label, size in process_rows(item.process):
+        table.add_row(label, "", size, style="dim")
+    table.add_row(PROCESS_LABEL[item.process.device], "", gib(item.process.total), style="bold")
     table.caption = (
         f"{item.parameters:,} parameters ({item.trainable_parameters:,} trained); "
         f"peak at: {item.peak_moment}"
@@ -184,9 +194,25 @@ def estimate_table(item: MemoryEstimate) -> Table:
     return table
 
 
+PROCESS_LABEL = {
+    "cpu": "expected process peak (RSS)",
+    "cuda": "expected GPU memory (reserved + context)",
+}
+
+
+def process_rows(process: ProcessPeak) -> list[tuple[str, str]]:
+    """What the process adds to the tensors, one row a part (as ``+ size``)."""
+    rows = [("  + allocator cache (freed, still held)", process.allocator_cache)]
+    if process.device == "cuda":
+        rows.append(("  + CUDA context (modelled, not measured)", process.cuda_context))
+    else:
+        rows.append(("  + interpreter and libraries (measured)", process.baseline))
+    return [(label, gib(value)) for label, value in rows]
+
+
 def measured_table(item: MeasuredPeak) -> Table:
     """Estimated vs measured peak and the relative error."""
-    table = Table("estimated", "measured", "error", "method", title="measured peak")
+    table = Table("estimated tensors", "measured", "error", "method", title="measured peak")
     table.add_row(
         gib(item.estimated_bytes),
         gib(item.peak_bytes),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from haechi.cli.build_memory_cmd import estimate_table, gib, memory_size
+from haechi.cli.build_memory_cmd import PROCESS_LABEL, estimate_table, gib, memory_size
 from haechi.cli.console import console, err_console
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ def train_command(
 
 
 def _print_check(check: MemoryCheck, out: Any) -> None:
-    if check.estimate is None or check.total is None:
+    if check.estimate is None or check.process is None:
         out.print("[yellow]no memory estimate for this model family: the check is skipped")
         return
     out.print(estimate_table(check.estimate))
@@ -180,16 +180,20 @@ def _print_check(check: MemoryCheck, out: Any) -> None:
         for item, nbytes in check.overheads.items():
             table.add_row(item, ("+" if nbytes > 0 else "−") + gib(abs(nbytes)))
         out.print(table)
+    process = check.process
     verdict = "fits" if check.fits else "[bold red]does NOT fit[/]"
     out.print(
-        f"estimated peak of this run: {gib(check.total)}; {verdict} in {gib(check.limit)} "
-        f"({check.limit_source})"
+        f"this run: {gib(process.tensors)} of tensors at the peak; "
+        f"{PROCESS_LABEL[process.device]} {gib(process.total)}; {verdict} in "
+        f"{gib(check.limit)} ({check.limit_source})"
     )
     if check.advice:
-        table = Table("change", "estimated peak", "fits", title="what would fit")
+        table = Table("change", "expected peak", title="settings that would fit")
         for change, total in check.advice.items():
-            table.add_row(change, gib(total), "yes" if total <= check.limit else "no")
+            table.add_row(change, gib(total))
         out.print(table)
+    elif not check.fits:
+        out.print("no setting the estimator knows fits")
 
 
 def report_table(report: TrainReport) -> Table:
