@@ -4,7 +4,7 @@ Starts ``haechi serve`` on a fresh SQLite (or ``--db``) store, creates the revie
 a campaign of M items, then runs N simulated reviewers concurrently, each looping
 "open the item → submit a label (which claims the next)" until the queue is empty. Reports
 p50/p95/max latency per request kind and checks that every label arrived exactly once.
-First it fires ``--guesses`` simultaneous logins for one user (the right password last) and
+Then it fires ``--guesses`` simultaneous logins for one user (the right password last) and
 checks that at most the failure limit's number of passwords were checked.
 
     python benchmarks/review_load.py --reviewers 20 --items 2000
@@ -131,7 +131,7 @@ def main() -> None:
     parser.add_argument("--overlap", type=int, default=1)
     parser.add_argument("--db", help="store URL (default: a fresh SQLite file)")
     parser.add_argument(
-        "--guesses", type=int, default=60, help="simultaneous logins of the attack first"
+        "--guesses", type=int, default=60, help="simultaneous logins of the attack afterwards"
     )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="haechi-load-"))
@@ -150,8 +150,9 @@ def main() -> None:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        attack = asyncio.run(login_attack(url, args.guesses))
         done, timings, seconds = asyncio.run(run(url, args.reviewers))
+        # last: its failures use up 127.0.0.1's failure limit for five minutes
+        attack = asyncio.run(login_attack(url, args.guesses))
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -29,6 +29,7 @@ def wrong_logins_from(url: str, addresses: list[str]) -> list[int]:
             f"{url}/login",
             data={"username": f"nobody{n}", "password": "wrong", "csrf_token": token},
             headers={"Cookie": f"{LOGIN_CSRF_COOKIE}={cookie}", "X-Forwarded-For": address},
+            timeout=120,
         ).status_code
         for n, address in enumerate(addresses)
     ]

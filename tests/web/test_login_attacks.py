@@ -37,7 +37,7 @@ def haechi_serve(db_url: str, *options: str) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
+        for _ in range(1200):  # a loaded machine takes a while to import everything
             try:
                 httpx.get(f"{url}/login", timeout=1)
                 break
@@ -56,7 +56,7 @@ def haechi_serve(db_url: str, *options: str) -> Iterator[str]:
 
 def login_form(url: str) -> tuple[str, str]:
     """A login form's token and its cookie, as a browser gets them."""
-    page = httpx.get(f"{url}/login")
+    page = httpx.get(f"{url}/login", timeout=120)
     return csrf_of(page.text), page.cookies[LOGIN_CSRF_COOKIE]
 
 
@@ -118,6 +118,7 @@ def test_planted_login_tokens_are_refused(site: Site) -> None:
             f"{url}/login",
             data={**form, "csrf_token": token},
             headers={"Cookie": f"{LOGIN_CSRF_COOKIE}={cookie}", **headers},
+            timeout=120,
         )
         return response.status_code
 
