@@ -2,8 +2,10 @@
 
 Starts ``haechi serve`` on a fresh SQLite (or ``--db``) store, creates the reviewers and
 a campaign of M items, then runs N simulated reviewers concurrently, each looping
-"ask the queue → open the item → submit a label" until the queue is empty. Reports
+"open the item → submit a label (which claims the next)" until the queue is empty. Reports
 p50/p95/max latency per request kind and checks that every label arrived exactly once.
+Then it fires ``--guesses`` simultaneous logins for one user (the right password last) and
+checks that at most the failure limit's number of passwords were checked.
 
     python benchmarks/review_load.py --reviewers 20 --items 2000
 """
@@ -34,6 +36,7 @@ from haechi.store import open_store
 
 PASSWORD = "load test password"
 LABEL = {"attack_success": "no", "severity": "0"}
+LOGIN_LIMIT = 10  # haechi serve's password checks per user name in five minutes
 
 
 def free_port() -> int:
@@ -45,7 +48,7 @@ def free_port() -> int:
 def prepare(db: str, reviewers: int, items: int, overlap: int) -> None:
     with open_store(db) as store:
         names = [f"load{i:02d}" for i in range(reviewers)]
-        for name in names:
+        for name in [*names, "victim"]:
             add_user(store, name, "reviewer", PASSWORD)
         campaign = create_campaign(store, "load", overlap=overlap)
         add_members(store, "load", names)
@@ -58,32 +61,56 @@ def prepare(db: str, reviewers: int, items: int, overlap: int) -> None:
         import_lines(store, campaign, lines, source="load-test")
 
 
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
+async def log_in(client: httpx.AsyncClient, name: str, password: str) -> int:
+    page = await client.get("/login")
+    sent = await client.post(
+        "/login", data={"username": name, "password": password, "csrf_token": csrf_of(page.text)}
+    )
+    return sent.status_code
+
+
 async def reviewer(url: str, name: str, timings: dict[str, list[float]]) -> int:
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-        page = await client.get("/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-        await client.post(
-            "/login", data={"username": name, "password": PASSWORD, "csrf_token": token}
-        )
-        home = await client.get("/")
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', home.text).group(1)  # type: ignore[union-attr]
+        # One address has at most the limit's password checks in flight: wait for one.
+        while await log_in(client, name, PASSWORD) == 429:
+            await asyncio.sleep(0.2)
+        csrf = csrf_of((await client.get("/")).text)
+        started = time.perf_counter()
+        step = await client.post("/c/load/next", data={"csrf_token": csrf})
+        timings["claim"].append(time.perf_counter() - started)
         done = 0
-        while True:
-            started = time.perf_counter()
-            step = await client.get("/c/load/next")
-            timings["next"].append(time.perf_counter() - started)
-            if step.status_code != 303:
-                return done
-            item = step.headers["location"]
+        while "/items/" in (item := step.headers["location"]):
             started = time.perf_counter()
             await client.get(item)
             timings["item"].append(time.perf_counter() - started)
             started = time.perf_counter()
-            sent = await client.post(f"{item}/label", data={"csrf_token": csrf, **LABEL})
-            timings["label"].append(time.perf_counter() - started)
-            if sent.status_code != 303:
-                raise RuntimeError(f"{name}: label refused ({sent.status_code}): {sent.text[:200]}")
+            step = await client.post(f"{item}/label", data={"csrf_token": csrf, **LABEL})
+            timings["label+claim"].append(time.perf_counter() - started)
+            if step.status_code != 303:
+                raise RuntimeError(f"{name}: label refused ({step.status_code}): {step.text[:200]}")
             done += 1
+        return done
+
+
+async def login_attack(url: str, guesses: int) -> Counter[int]:
+    """``guesses`` simultaneous logins for one user, the right password last."""
+    async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+        page = await client.get("/login")
+        token = csrf_of(page.text)
+        passwords = [f"wrong {n}" for n in range(guesses - 1)] + [PASSWORD]
+        codes = await asyncio.gather(
+            *(
+                client.post(
+                    "/login", data={"username": "victim", "password": p, "csrf_token": token}
+                )
+                for p in passwords
+            )
+        )
+    return Counter(response.status_code for response in codes)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -91,7 +118,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run(url: str, reviewers: int) -> tuple[list[int], dict[str, list[float]], float]:
-    timings: dict[str, list[float]] = {"next": [], "item": [], "label": []}
+    timings: dict[str, list[float]] = {"claim": [], "item": [], "label+claim": []}
     started = time.perf_counter()
     done = await asyncio.gather(*(reviewer(url, f"load{i:02d}", timings) for i in range(reviewers)))
     return list(done), timings, time.perf_counter() - started
@@ -103,6 +130,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--overlap", type=int, default=1)
     parser.add_argument("--db", help="store URL (default: a fresh SQLite file)")
+    parser.add_argument(
+        "--guesses", type=int, default=60, help="simultaneous logins of the attack afterwards"
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="haechi-load-"))
     db = args.db or f"sqlite:///{folder / 'load.db'}"
@@ -121,6 +151,8 @@ def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         done, timings, seconds = asyncio.run(run(url, args.reviewers))
+        # last: its failures use up 127.0.0.1's failure limit for five minutes
+        attack = asyncio.run(login_attack(url, args.guesses))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -149,8 +181,15 @@ def main() -> None:
             f"| {kind} | {len(values)} | {1000 * percentile(values, 50):.1f} | "
             f"{1000 * percentile(values, 95):.1f} | {1000 * max(values):.1f} |"
         )
+    checked = attack[401] + attack[303]
+    print(
+        f"login attack: {args.guesses} simultaneous guesses for one user, right one last: "
+        f"{checked} checked ({attack[401]} wrong, {attack[303]} right), {attack[429]} refused (429)"
+    )
     if stored != expected or sum(done) != expected or doubled:
         sys.exit("labels were lost or doubled")
+    if checked > LOGIN_LIMIT:
+        sys.exit(f"the login limit did not hold: {checked} > {LOGIN_LIMIT} passwords checked")
 
 
 if __name__ == "__main__":

@@ -54,3 +54,13 @@ def browser_login(page: Any, url: str, username: str, password: str) -> None:
 def keys_ready(page: Any) -> None:
     """Wait until the page's keyboard shortcuts are attached."""
     page.wait_for_selector("body[data-keys=ready]", state="attached")
+
+
+def open_queue(page: Any, url: str, campaign: str) -> None:
+    """Open the campaign's queue: the item open there, else claim one (the queue page's
+    button, a POST), as a reviewer does."""
+    page.goto(f"{url}/c/{campaign}/next")
+    if page.locator("#claim").count():
+        with page.expect_navigation():
+            page.click("#claim")
+    keys_ready(page)

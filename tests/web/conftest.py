@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -26,14 +27,16 @@ def _free_port() -> int:
 
 
 class LiveServer:
-    """An ASGI app served by uvicorn in a thread on a free loopback port."""
+    """An ASGI app served by uvicorn in a thread on a free loopback port, with the
+    settings of ``haechi serve``."""
 
-    def __init__(self, app: object) -> None:
+    def __init__(self, app: object, **settings: Any) -> None:
         import uvicorn
 
+        from haechi.web.server import server_config
+
         self.port = _free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")  # type: ignore[arg-type]
-        self.server = uvicorn.Server(config)
+        self.server = uvicorn.Server(server_config(app, port=self.port, **settings))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

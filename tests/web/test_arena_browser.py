@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from tests.review.conftest import PASSWORD, ReviewSetup
 from tests.review.test_arena_votes import write_answers
-from tests.web.browser import browser_login, chromium, keys_ready
+from tests.web.browser import browser_login, chromium, open_queue
 from tests.web.conftest import LiveServer, Site, artifacts_dir
 
 from haechi.review.accounts import add_user
@@ -45,8 +45,7 @@ def test_vote_side_by_side_then_see_ratings(arena_site: Site) -> None:
         page = browser.new_page(viewport={"width": 1366, "height": 768})
         browser_login(page, arena_site.url, "voter", PASSWORD)
         for n in range(4):
-            page.goto(f"{arena_site.url}/c/duel/next")
-            keys_ready(page)
+            open_queue(page, arena_site.url, "duel")
             a, b = page.inner_text("#answer-a"), page.inner_text("#answer-b")
             assert {a.split("의")[0], b.split("의")[0]} == {"good", "bad"}
             assert page.is_visible("#verdicts-hidden") and "hf/" not in page.content()

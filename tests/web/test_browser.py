@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from tests.review.conftest import PASSWORD
-from tests.web.browser import browser_login, chromium, keys_ready
+from tests.web.browser import browser_login, chromium, keys_ready, open_queue
 from tests.web.conftest import Site, artifacts_dir
 
 from haechi.review.accounts import DATABASE_OWNER
@@ -83,8 +83,7 @@ def test_typing_a_note_does_not_trigger_shortcuts(site: Site) -> None:
     with chromium() as browser:
         page = browser.new_page()
         browser_login(page, site.url, "rev1", PASSWORD)
-        page.goto(f"{site.url}/c/camp/next")
-        keys_ready(page)
+        open_queue(page, site.url, "camp")
         for key in ("1", "ArrowDown", "2"):  # yes, then severity 1
             page.keyboard.press(key)
         page.fill("#field-note textarea", "")
@@ -104,8 +103,7 @@ def test_admin_adjudicates_and_exports(site: Site, tmp_path: Path) -> None:
             context = browser.new_context()
             page = context.new_page()
             browser_login(page, site.url, reviewer, PASSWORD)
-            page.goto(f"{site.url}/c/camp/next")
-            keys_ready(page)
+            open_queue(page, site.url, "camp")
             page.keyboard.press(choice)
             page.keyboard.press("ArrowDown")
             page.keyboard.press("1")

@@ -12,6 +12,7 @@ import pytest
 from tests.web.conftest import Site, csrf_of, login
 
 from haechi.review.accounts import DATABASE_OWNER
+from haechi.review.queue import current_item
 from haechi.review.results import campaign_results
 
 
@@ -20,8 +21,8 @@ def label_form(token: str, **values: object) -> dict[str, object]:
 
 
 def open_next(client: httpx.Client) -> tuple[str, str]:
-    """Ask the queue for work; returns (item path, CSRF token of its page)."""
-    response = client.get("/c/camp/next")
+    """Claim work from the queue; returns (item path, CSRF token of its page)."""
+    response = client.post("/c/camp/next", data={"csrf_token": csrf_of(client.get("/").text)})
     assert response.status_code == 303
     path = response.headers["location"]
     return path, csrf_of(client.get(path).text)
@@ -82,6 +83,7 @@ def test_pages_need_a_session(site: Site) -> None:
         response = client.get(path)
         assert response.status_code == 303 and response.headers["location"] == "/login"
     assert client.post("/c/camp/items/1/label", data={}).status_code == 401
+    assert client.post("/c/camp/next", data={}).status_code == 401
 
 
 def test_reviewers_cannot_reach_admin_routes_or_other_items(site: Site) -> None:
@@ -121,6 +123,37 @@ def test_state_changes_need_the_session_csrf_token(site: Site) -> None:
     other_token = csrf_of(login(site.url, "rev1").get("/").text)
     assert reviewer.post(f"{path}/label", data=label_form(other_token)).status_code == 403
     assert reviewer.post(f"{path}/label", data=label_form(token)).status_code == 303
+
+
+def test_the_queue_claims_only_on_post(site: Site) -> None:
+    reviewer = login(site.url, "rev0")
+    for _ in range(2):  # looking at the queue (a link, a prefetch) claims nothing
+        page = reviewer.get("/c/camp/next")
+        assert page.status_code == 200 and 'id="claim"' in page.text
+    assert current_item(site.setup.store, "camp", site.setup.reviewers[0]) is None
+    assert reviewer.post("/c/camp/next", data={"csrf_token": "forged"}).status_code == 403
+    path, token = open_next(reviewer)
+    assert (
+        path == f"/c/camp/items/{current_item(site.setup.store, 'camp', site.setup.reviewers[0])}"
+    )
+    assert reviewer.get("/c/camp/next").headers["location"] == path  # the open item again
+    # submitting goes straight to the next item, claimed by that POST
+    submitted = reviewer.post(f"{path}/label", data=label_form(token))
+    assert submitted.status_code == 303 and submitted.headers["location"] != path
+    assert submitted.headers["location"].startswith("/c/camp/items/")
+
+
+def test_a_skipped_item_takes_no_label(site: Site) -> None:
+    reviewer = login(site.url, "rev0")
+    path, token = open_next(reviewer)
+    skipped = reviewer.post(f"{path}/skip", data={"csrf_token": token})
+    assert skipped.status_code == 303 and skipped.headers["location"] != path
+    page = reviewer.get(path).text
+    assert 'id="given-back"' in page and 'id="label-form"' not in page
+    refused = reviewer.post(f"{path}/label", data=label_form(token))
+    assert refused.status_code == 400 and "skipped" in refused.text
+    results = campaign_results(site.setup.store, "camp", DATABASE_OWNER)
+    assert sum(len(item.labels) for item in results.items) == 0
 
 
 def test_labelling_flow_and_double_submit(site: Site) -> None:

@@ -1,20 +1,27 @@
-"""Model outputs are adversarial: XSS payloads in prompts, responses, categories, ids and
-attack chains must show as plain text in a real browser, execute nothing, and leave the
-page working."""
+"""Model outputs are adversarial: every XSS payload, in every place model text reaches
+(prompts, responses, turns, categories, ids, attack chains, detector names, arena answers
+and model names, reviewers' notes, leaderboard model specs and tasks), must show as plain
+text on every page that shows it, in a real browser, execute nothing, and leave the page
+working."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from tests.review.conftest import PASSWORD
-from tests.web.browser import browser_login, chromium, keys_ready
+from tests.review.conftest import PASSWORD, ReviewSetup
+from tests.web.browser import browser_login, chromium, keys_ready, open_queue
 from tests.web.conftest import LiveServer, Site, artifacts_dir
 
-from haechi.review.accounts import add_user
+from haechi.review.accounts import DATABASE_OWNER, add_user, list_users
+from haechi.review.arena import arena_schema
 from haechi.review.campaigns import add_members, create_campaign
 from haechi.review.imports import ImportLine, Turn, import_lines
-from haechi.store import open_store
+from haechi.review.labels import submit_label
+from haechi.review.queue import next_item
+from haechi.review.results import campaign_results
+from haechi.store import ResultRecord, Store, open_store
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,6 +42,63 @@ PAYLOADS = {
     "zero-width": "해\u200b로\u200c운\u200d 내\ufeff용",
     "very-long": "가나다라마바사 " * 30000,
 }
+NOTE_CHARS = 4000  # a note holds at most 5000 characters
+# Elements and attributes no page of ours has: any of them is a payload become markup.
+INJECTED = (
+    "script:not([src='/static/review.js']), img, svg, iframe, object, embed, style, "
+    "meta[http-equiv], [onerror], [onload], a[href^='javascript']"
+)
+
+
+def assert_inert(page: Any, where: str) -> None:
+    assert page.locator(INJECTED).count() == 0, where
+    assert page.evaluate("window.__xss") is None, where
+
+
+def payload_lines() -> list[ImportLine]:
+    return [
+        ImportLine(
+            id=f"{name}-<b>id</b>",
+            prompt=f"prompt {payload}",
+            response=payload,
+            category=f"<i>{name}</i>",
+            turns=[Turn(role="user", content=payload), Turn(role="assistant", content=payload)]
+            if name == "script"
+            else [],
+            chain={"attack": payload, "converters": [payload]},
+            verdicts=[{"detector": payload, "success": True, "score": 0.5}],
+            detector_success=True,
+        )
+        for name, payload in PAYLOADS.items()
+    ]
+
+
+def arena_lines() -> list[ImportLine]:
+    return [
+        ImportLine(
+            id=f"duel-{name}",
+            prompt=f"prompt {name}",
+            response="",
+            category=f"<i>{name}</i>",
+            chain={"arena": {"a": payload, "b": payload}},
+            verdicts=[
+                {"detector": "A", "model": payload},
+                {"detector": "B", "model": f"baseline {PAYLOADS['script']}"},
+            ],
+        )
+        for name, payload in PAYLOADS.items()
+    ]
+
+
+def store_eval_runs(store: Store) -> None:
+    """Leaderboard rows whose model specs and task names are payloads."""
+    for name, payload in PAYLOADS.items():
+        run = store.start_run("eval", payload, f"fingerprint-{name}", {}, {})
+        result = ResultRecord(
+            task=payload[:200], metric="acc", value=0.5, stderr=None, n=1, is_primary=True
+        )
+        store.add_results(run, [result])
+        store.finish_run(run)
 
 
 @pytest.fixture
@@ -46,69 +110,98 @@ def xss_site(site_db: str) -> Iterator[Site]:
         add_user(store, "rev0", "reviewer", PASSWORD)
         campaign = create_campaign(store, "xss", overlap=1)
         add_members(store, "xss", ["rev0"])
-        lines = [
-            ImportLine(
-                id=f"{name}-<b>id</b>",
-                prompt=f"prompt {payload}",
-                response=payload,
-                category=f"<i>{name}</i>",
-                turns=[Turn(role="user", content=payload), Turn(role="assistant", content=payload)]
-                if name == "script"
-                else [],
-                chain={"attack": payload, "converters": [payload]},
-                verdicts=[{"detector": payload, "success": True, "score": 0.5}],
-                detector_success=True,
-            )
-            for name, payload in PAYLOADS.items()
-        ]
-        import_lines(store, campaign, lines, source=PAYLOADS["script"])
+        import_lines(store, campaign, payload_lines(), source=PAYLOADS["script"])
+        duel = create_campaign(store, "duel", arena_schema(), overlap=1)
+        add_members(store, "duel", ["rev0"])
+        import_lines(store, duel, arena_lines(), source="arena")
+        store_eval_runs(store)
         with LiveServer(create_app(store=store)) as server:
-            from tests.review.conftest import ReviewSetup
-
             yield Site(server.url, ReviewSetup(store, admin, [], campaign), site_db)
 
 
-def test_payloads_render_as_text_and_never_run(xss_site: Site) -> None:
+def item_ids(site: Site, campaign: str) -> list[int]:
+    return [i.id for i in campaign_results(site.setup.store, campaign, DATABASE_OWNER).items]
+
+
+def test_reviewer_pages_show_every_payload_as_text(xss_site: Site) -> None:
     shots = artifacts_dir()
     dialogs: list[str] = []
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.set_default_timeout(120_000)  # the very long payload lays out slowly
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         browser_login(page, xss_site.url, "rev0", PASSWORD)
+        assert_inert(page, "/")
         for name, payload in PAYLOADS.items():
-            page.goto(f"{xss_site.url}/c/xss/next")
-            keys_ready(page)
+            open_queue(page, xss_site.url, "xss")
             shown = page.locator(".conversation .turn.assistant .text")
             assert shown.text_content() == payload, name
-            # nothing the payload wrote became an element, and no script ran
-            assert (
-                page.locator(
-                    ".conversation script, .conversation img, .conversation svg, .conversation iframe, .conversation a, .conversation meta, .conversation style"
-                ).count()
-                == 0
-            )
-            assert page.evaluate("window.__xss") is None, name
+            assert_inert(page, f"item {name}")
             assert page.is_visible("#submit"), name  # the page still works
             if name in ("script", "rtl-override", "very-long"):
                 page.screenshot(path=str(shots / f"xss-{name}.png"))
-            # label it (verdicts, whose detector name is a payload, show after this)
+            # label it (the note is a payload too), then see its verdicts and chain
             for key in ("2", "ArrowDown", "1"):
                 page.keyboard.press(key)
+            page.fill("#field-note textarea", payload[:NOTE_CHARS])
+            with page.expect_navigation():
+                page.click("#submit")
+        assert page.is_visible("#done")
+        for item in item_ids(xss_site, "xss"):
+            page.goto(f"{xss_site.url}/c/xss/items/{item}")
+            page.click("details.chain summary")
+            assert page.locator("#verdicts li b").first.text_content() in PAYLOADS.values()
+            assert_inert(page, f"labelled item {item}")
+        for name, payload in PAYLOADS.items():  # side-by-side votes: answers are payloads
+            open_queue(page, xss_site.url, "duel")
+            assert page.inner_text("#answer-a") == page.inner_text("#answer-b")
+            assert page.locator("#answer-a").text_content() == payload, name
+            assert_inert(page, f"arena {name}")
+            page.keyboard.press("1")
             with page.expect_navigation():
                 page.keyboard.press("Enter")
-        assert page.is_visible("#done")
-        # the labelled items' verdicts and chains (payloads too) are inert as well
-        page.goto(f"{xss_site.url}/c/xss/items/1")
-        page.click("details.chain summary")
-        assert page.locator("#verdicts li b").first.text_content() == PAYLOADS["script"]
-        assert page.evaluate("window.__xss") is None
-        # the admin's pages show categories, ids and labels of these items
+        for item in item_ids(xss_site, "duel"):  # after the vote the model names show
+            page.goto(f"{xss_site.url}/c/duel/items/{item}")
+            assert page.locator(".model").count() == 2
+            assert_inert(page, f"voted item {item}")
+    assert dialogs == []
+
+
+def test_admin_pages_show_every_payload_as_text(xss_site: Site) -> None:
+    store = xss_site.setup.store
+    (reviewer,) = [a for a in list_users(store) if a.username == "rev0"]
+    notes = iter(list(PAYLOADS.values()) * 2)
+    for campaign, values in (
+        ("xss", {"attack_success": "yes", "harm_categories": [], "severity": "1"}),
+        ("duel", {"vote": "a"}),
+    ):
+        while (item := next_item(store, campaign, reviewer)) is not None:
+            note = next(notes)[:NOTE_CHARS]
+            submit_label(store, campaign, item, reviewer, {**values, "note": note})
+    pages = ["/", "/leaderboard", "/c/xss/dashboard", "/c/duel/dashboard", "/c/xss/adjudicate"]
+    for campaign in ("xss", "duel"):
+        for item in item_ids(xss_site, campaign):
+            pages += [
+                f"/c/{campaign}/adjudicate/{item}",
+                f"/c/{campaign}/adjudicate/{item}/labels/rev0",
+            ]
+    dialogs: list[str] = []
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.set_default_timeout(120_000)
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         browser_login(page, xss_site.url, "admin", PASSWORD)
-        for path in ("/c/xss/dashboard", "/c/xss/adjudicate/1", "/"):
-            page.goto(f"{xss_site.url}{path}")
-            assert page.evaluate("window.__xss") is None, path
+        for path in pages:
+            response = page.goto(f"{xss_site.url}{path}")
+            assert response is not None and response.status == 200, path
+            keys_ready(page)
+            assert_inert(page, path)
         page.goto(f"{xss_site.url}/c/xss/dashboard")
         assert "<i>script</i>" in page.inner_text("#asr")
+        page.goto(f"{xss_site.url}/c/duel/dashboard")
+        assert PAYLOADS["script"] in page.inner_text("#ratings")
+        page.goto(f"{xss_site.url}/leaderboard")
+        assert PAYLOADS["iframe"] in page.inner_text("main")
     assert dialogs == []
 
 

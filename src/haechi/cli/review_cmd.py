@@ -288,6 +288,16 @@ def serve_command(
     secure_cookies: Annotated[
         bool, typer.Option(help="HTTPS-only cookies (behind a TLS proxy).")
     ] = False,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(
+            help="Believe X-Forwarded-For/-Proto from --forwarded-allow-ips (behind a proxy)."
+        ),
+    ] = False,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(help="Comma-separated proxy addresses (or networks) trusted with them."),
+    ] = "127.0.0.1",
 ) -> None:
     """Start the web app: review queue, adjudication, dashboards, leaderboard, users.
 
@@ -300,8 +310,15 @@ def serve_command(
 
         raise MissingExtraError("uvicorn", "web") from exc
     from haechi.web import create_app
+    from haechi.web.server import server_config
 
+    app = create_app(db, secure_cookies=secure_cookies)
     console.print(f"haechi review on http://{host}:{port}")
-    uvicorn.run(
-        create_app(db, secure_cookies=secure_cookies), host=host, port=port, log_level="warning"
+    config = server_config(
+        app,
+        host,
+        port,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
+    uvicorn.Server(config).run()

@@ -223,13 +223,6 @@ def _login_user(session: Session, username: str) -> User:
     return user
 
 
-def get_account(store: Store, user_id: int) -> Account:
-    user = store.transact(lambda s: s.get(User, user_id))
-    if user is None:
-        raise InputError(f"no user with id {user_id}", field="user")
-    return _account(user)
-
-
 def update_user(
     store: Store, user_id: int, *, role: Role | None = None, active: bool | None = None
 ) -> None:

@@ -15,10 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from haechi.errors import InputError
 from haechi.review.accounts import Account, PermissionDenied
 from haechi.review.campaigns import campaign_row
 from haechi.review.label_schema import LabelSchema
-from haechi.review.queue import assignment_for
+from haechi.review.queue import GIVEN_BACK, assignment_for
 from haechi.review.results import StoredLabel, stored_labels
 from haechi.store import Store
 from haechi.store.review_schema import (
@@ -34,7 +35,8 @@ from haechi.store.review_schema import (
 @dataclass(frozen=True)
 class ItemView:
     """An item as one user may see it: ``verdicts`` is ``None`` until they may see them;
-    ``labels`` holds only their own label unless they are an admin."""
+    ``labels`` holds only their own label unless they are an admin; ``assignment`` is
+    their assignment's status (``None`` for an admin it was never assigned to)."""
 
     id: int
     external_id: str
@@ -50,6 +52,12 @@ class ItemView:
     mine: StoredLabel | None
     labels: list[StoredLabel] = field(default_factory=list)
     gold: dict[str, Any] | None = None
+    assignment: str | None = None
+
+    @property
+    def given_back(self) -> bool:
+        """The viewer skipped or flagged it: it takes no label from them."""
+        return self.assignment in GIVEN_BACK
 
 
 @dataclass(frozen=True)
@@ -71,12 +79,19 @@ def submit_label(
 ) -> SubmitResult:
     """Store ``account``'s label of an item assigned to them (validated against the
     campaign's schema). Submitting again — a double click, a retry, another tab — updates
-    the one label and never adds a second."""
+    the one label and never adds a second. An item the reviewer skipped or flagged went
+    back to the queue: ``InputError``, so it never gets more than ``overlap`` labels."""
 
     def work(session: Session) -> SubmitResult:
         row = campaign_row(session, campaign, account)
         clean = LabelSchema.model_validate(row.label_schema).validate_values(values)
         assignment = assignment_for(session, row.id, item_id, account.id)
+        if assignment.status in GIVEN_BACK:
+            raise InputError(
+                f"item {item_id} was {assignment.status}: it went back to the queue and "
+                "takes no label from you",
+                field="item",
+            )
         now = datetime.now(UTC)
         seconds = (now - assignment.assigned_at).total_seconds()
         assignment.status = "submitted"
@@ -118,8 +133,13 @@ def view_item(store: Store, campaign: str, item_id: int, account: Account) -> It
         item = session.get(ReviewItem, item_id)
         if item is None or item.campaign_id != row.id:
             raise PermissionDenied(f"no item {item_id} in {campaign!r}")
-        if not account.is_admin:
-            assignment_for(session, row.id, item_id, account.id)
+        assignment = session.scalar(
+            select(ReviewAssignment.status).where(
+                ReviewAssignment.item_id == item_id, ReviewAssignment.user_id == account.id
+            )
+        )
+        if assignment is None and not account.is_admin:
+            raise PermissionDenied(f"item {item_id} is not assigned to this user")
         labels = _labels(session, item_id)
         mine = next((label for uid, label in labels if uid == account.id), None)
         gold = session.get(ReviewGold, item_id)
@@ -138,6 +158,7 @@ def view_item(store: Store, campaign: str, item_id: int, account: Account) -> It
             mine=mine,
             labels=[label for _, label in labels] if account.is_admin else [],
             gold=gold.label_values if gold is not None else None,
+            assignment=assignment,
         )
 
     return store.transact(work)

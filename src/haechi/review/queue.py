@@ -4,7 +4,11 @@ A reviewer asking for work first gets back an item they opened and have not fini
 otherwise the oldest item they have not seen that still has a free slot. Slots are a
 unique (item, slot) pair in the store, so concurrent requests can never put an item in
 front of more than ``overlap`` reviewers; an open assignment left for ``STALE_AFTER``
-gives its slot back (its reviewer can still submit).
+gives its slot back (its reviewer can still submit). An item a reviewer skipped or
+flagged is theirs no more: it takes no label from them, and a flag stays a flag.
+
+Only ``next_item`` claims; ``current_item`` and ``has_work`` only read (the web app's GET
+pages use them, its POSTs claim).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,6 +26,7 @@ from haechi.store import Store
 from haechi.store.review_schema import ReviewAssignment, ReviewItem
 
 STALE_AFTER = timedelta(hours=2)
+GIVEN_BACK = ("skipped", "flagged")  # statuses of an item a reviewer gave back
 _CANDIDATES = 16
 
 
@@ -42,6 +47,28 @@ def next_item(store: Store, campaign: str, account: Account) -> int | None:
         return None
 
     return store.transact(work, write=True)
+
+
+def current_item(store: Store, campaign: str, account: Account) -> int | None:
+    """The item ``account`` opened in ``campaign`` and has not finished (reads only)."""
+
+    def work(session: Session) -> int | None:
+        return _open_assignment(session, campaign_row(session, campaign, account).id, account.id)
+
+    return store.transact(work)
+
+
+def has_work(store: Store, campaign: str, account: Account) -> bool:
+    """Whether ``next_item`` would give ``account`` an item now (reads only)."""
+
+    def work(session: Session) -> bool:
+        row = campaign_row(session, campaign, account)
+        if _open_assignment(session, row.id, account.id) is not None:
+            return True
+        stale = datetime.now(UTC) - STALE_AFTER
+        return bool(_candidates(session, row.id, account.id, row.overlap, stale_before=stale))
+
+    return store.transact(work)
 
 
 def _open_assignment(session: Session, campaign_id: int, user_id: int) -> int | None:
@@ -74,10 +101,23 @@ def _release_stale(session: Session, campaign_id: int) -> None:
     )
 
 
-def _candidates(session: Session, campaign_id: int, user_id: int, overlap: int) -> list[int]:
+def _candidates(
+    session: Session,
+    campaign_id: int,
+    user_id: int,
+    overlap: int,
+    stale_before: datetime | None = None,
+) -> list[int]:
+    """Items this user has not seen with a free slot (``stale_before``: counting the slots
+    of assignments opened before then as free, as ``_release_stale`` would make them)."""
+    holds_slot: ColumnElement[bool] = ReviewAssignment.slot.is_not(None)
+    if stale_before is not None:
+        holds_slot = holds_slot & ~(
+            (ReviewAssignment.status == "open") & (ReviewAssignment.assigned_at < stale_before)
+        )
     taken = (
         select(func.count())
-        .where(ReviewAssignment.item_id == ReviewItem.id, ReviewAssignment.slot.is_not(None))
+        .where(ReviewAssignment.item_id == ReviewItem.id, holds_slot)
         .scalar_subquery()
     )
     seen = exists().where(
@@ -123,14 +163,16 @@ def leave_item(
     store: Store, campaign: str, item_id: int, account: Account, how: Literal["skipped", "flagged"]
 ) -> None:
     """Give an open item back without a label (``flagged`` also asks an admin to look);
-    its slot goes to another reviewer and it is not offered to this one again."""
+    its slot goes to another reviewer and it is not offered to this one again. Leaving it
+    twice changes nothing, except that a skipped item may still be flagged."""
 
     def work(session: Session) -> None:
         row = campaign_row(session, campaign, account)
         assignment = assignment_for(session, row.id, item_id, account.id)
         if assignment.status == "submitted":
             raise PermissionDenied("this item is already labelled")
-        assignment.status, assignment.slot = how, None
+        if assignment.status != "flagged":  # a flag is never taken back
+            assignment.status, assignment.slot = how, None
 
     store.transact(work, write=True)
 

@@ -98,7 +98,8 @@ def create_store_engine(url: str) -> Engine:
         # One shared connection, or every checkout would see a different empty database.
         options |= {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
     elif sqlite:
-        Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.query.get("uri") != "true":  # a file: URI (mode=ro...) names its own file
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
         options["connect_args"] = {"timeout": BUSY_TIMEOUT_S}
     try:
         engine = create_engine(parsed, **options)

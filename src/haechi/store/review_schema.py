@@ -1,7 +1,8 @@
 """ORM models of human review: users and their web sessions, review campaigns with their
-members, items, assignments, labels and adjudicated gold labels.
+members, items, assignments, labels and adjudicated gold labels; the login attempts that
+the failure limit counts and the web app's server secrets.
 
-Like ``schema``, these tables are created only by the alembic migrations (0003).
+Like ``schema``, these tables are created only by the alembic migrations (0003, 0004).
 """
 
 from __future__ import annotations
@@ -9,7 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from haechi.store.schema import Base
@@ -42,6 +52,30 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class LoginAttempt(Base):
+    """One password check, counted before it runs, against ``key`` (``user:<name>`` or
+    ``ip:<address>``); rows older than the limit's window are deleted."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(128))
+    attempted_at: Mapped[datetime] = mapped_column(index=True)
+
+    __table_args__ = (Index("ix_login_attempts_key_attempted_at", "key", "attempted_at"),)
+
+
+class WebSecret(Base):
+    """A random secret the web app signs with (``login_form``: the login form's tokens),
+    made by the migration so every worker and process shares it."""
+
+    __tablename__ = "web_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
 
 
 class ReviewCampaign(Base):

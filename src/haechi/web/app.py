@@ -7,6 +7,7 @@ functions it calls check what that user may see.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,22 +17,26 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import OperationalError
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from haechi import __version__
 from haechi.errors import InputError
 from haechi.review.accounts import Account, PermissionDenied, session_for
+from haechi.review.logins import LoginLimit
 from haechi.store import Store, open_store
 from haechi.web.i18n import LANGUAGES, Language, translate
 from haechi.web.security import (
     LANGUAGE_COOKIE,
     SESSION_COOKIE,
     CookiePolicy,
-    LoginLimiter,
     SecurityHeaders,
     tokens_match,
 )
+
+log = logging.getLogger("haechi.web")
 
 
 class LoginRequired(Exception):
@@ -55,7 +60,7 @@ class Viewer:
 class WebState:
     store: Store
     cookies: CookiePolicy
-    limiter: LoginLimiter
+    login_limit: LoginLimit
     templates: Jinja2Templates
 
 
@@ -71,16 +76,24 @@ def create_app(
     login_attempts: int = 10,
 ) -> FastAPI:
     """The review app over the store at ``db`` (or an open ``store``, which the caller
-    closes). ``secure_cookies`` for deployments behind HTTPS."""
+    closes). ``secure_cookies`` for deployments behind HTTPS; ``login_attempts`` password
+    checks per user name (and failures per address) in five minutes."""
     app = FastAPI(
-        title="haechi", version=__version__, docs_url=None, redoc_url=None, openapi_url=None
+        title="haechi",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        # Starlette's trailing-slash redirect is absolute, built from the Host header;
+        # the 404 handler redirects relatively instead.
+        redirect_slashes=False,
     )
     templates = Jinja2Templates(directory=str(_package_dir("templates")))
     templates.env.globals["translate"] = translate
     app.state.web = WebState(
         store=store or open_store(db),
         cookies=CookiePolicy(secure=secure_cookies),
-        limiter=LoginLimiter(attempts=login_attempts),
+        login_limit=LoginLimit(attempts=login_attempts),
         templates=templates,
     )
     if store is None:
@@ -192,6 +205,38 @@ def _add_error_pages(app: FastAPI) -> None:
         message = f"{translate('bad_request', language_of(request))}: {exc}"
         return render(request, "error.html", None, 400, message=message)
 
+    @app.exception_handler(OperationalError)
+    async def _store_failed(request: Request, exc: OperationalError) -> Response:
+        # A full disk, a read-only file, a lost database server: say so, and keep serving.
+        log.error("the store failed on %s %s: %s", request.method, request.url.path, exc.orig)
+        page = render(
+            request,
+            "error.html",
+            None,
+            503,
+            message=translate("store_failed", language_of(request)),
+        )
+        page.headers["Retry-After"] = "60"
+        return page
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and (target := _without_slash(request)):
+            return RedirectResponse(target, status_code=307)
         return render(request, "error.html", None, exc.status_code, message=str(exc.detail))
+
+
+def _without_slash(request: Request) -> str | None:
+    """``/login/`` → ``/login`` when that is a page: a relative URL, never another host."""
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    path = raw.decode("latin-1")
+    if request.method not in ("GET", "HEAD") or len(path) < 2 or not path.endswith("/"):
+        return None
+    target = path[:-1]
+    if target.startswith(("//", "/\\")):  # a browser reads these as another host
+        return None
+    scope = {**request.scope, "path": request.url.path[:-1]}
+    if not any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+        return None
+    query = request.url.query
+    return f"{target}?{query}" if query else target

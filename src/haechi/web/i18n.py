@@ -48,6 +48,11 @@ _TEXT: dict[str, tuple[str, str]] = {
     "flagged": ("표시됨", "Flagged"),
     "your_label": ("내 라벨", "Your label"),
     "done": ("남은 항목이 없습니다. 수고하셨습니다!", "Nothing left for you here. Thank you!"),
+    "next_item": ("다음 항목 받기", "Get the next item"),
+    "given_back": (
+        "건너뛰었거나 관리자에게 표시한 항목입니다. 다른 검토자에게 넘어가 라벨을 받지 않습니다.",
+        "You skipped or flagged this item: it went to another reviewer and takes no label from you.",
+    ),
     "previous": ("이전 (K)", "Previous (K)"),
     "next": ("다음 (J)", "Next (J)"),
     "keys": (
@@ -88,6 +93,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     "forbidden": (
         "요청을 확인할 수 없습니다. 페이지를 새로 고친 뒤 다시 시도하세요.",
         "The request could not be verified; reload the page and try again.",
+    ),
+    "store_failed": (
+        "저장소에 쓸 수 없습니다(디스크가 가득 찼거나 읽기 전용). 이 요청은 저장되지 않았습니다. 관리자에게 알리고 잠시 후 다시 시도하세요.",
+        "The store cannot be written (full disk or read-only); this request was not saved. Tell an admin and try again later.",
     ),
     "yes": ("예", "Yes"),
     "no": ("아니오", "No"),

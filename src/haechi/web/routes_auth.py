@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import secrets
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
-from haechi.review.accounts import SESSION_LIFETIME, authenticate, create_session, end_session
+from haechi.review.accounts import SESSION_LIFETIME, create_session, end_session
+from haechi.review.logins import (
+    TooManyAttempts,
+    attempt_login,
+    login_form_token,
+    login_form_token_valid,
+)
 from haechi.web.app import CsrfFailed, checked_form, language_of, redirect, render, state, viewer
 from haechi.web.i18n import LANGUAGES, translate
 from haechi.web.security import LANGUAGE_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, tokens_match
@@ -17,7 +22,10 @@ router = APIRouter()
 
 
 def _login_page(request: Request, status_code: int = 200, error: str | None = None) -> Response:
-    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
+    store = state(request).store
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+    if not login_form_token_valid(store, token):
+        token = login_form_token(store)
     page = render(request, "login.html", None, status_code, error=error, csrf=token)
     state(request).cookies.set_login_csrf(page, token)
     return page
@@ -31,24 +39,34 @@ def login_form(request: Request) -> Response:
 @router.post("/login")
 async def login(request: Request) -> Response:
     form = await request.form()
-    if not tokens_match(request.cookies.get(LOGIN_CSRF_COOKIE), str(form.get("csrf_token", ""))):
-        raise CsrfFailed
+    return await run_in_threadpool(_login, request, form)
+
+
+def _login(request: Request, form: FormData) -> Response:
     web = state(request)
+    token = request.cookies.get(LOGIN_CSRF_COOKIE)
+    # A browser says where a form came from: another site (or another port of this
+    # host, which shares its cookies) may not log anyone in here.
+    cross_site = request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none")
+    if (
+        cross_site
+        or not tokens_match(token, str(form.get("csrf_token", "")))
+        or not login_form_token_valid(web.store, token)
+    ):
+        raise CsrfFailed
     username = str(form.get("username", ""))[:64]
     password = str(form.get("password", ""))[:1024]
-    client = f"ip:{request.client.host if request.client else '?'}"
-    keys = (client, f"user:{username}")
+    address = request.client.host if request.client else "?"
     language = language_of(request)
-    if web.limiter.blocked(*keys):
+    try:
+        account = attempt_login(web.store, username, password, address, web.login_limit)
+    except TooManyAttempts:
         return _login_page(request, 429, translate("too_many", language))
-    account = await run_in_threadpool(authenticate, web.store, username, password)
     if account is None:
-        web.limiter.failed(*keys)
         return _login_page(request, 401, translate("login_failed", language))
-    web.limiter.succeeded(*keys)
-    token, _ = await run_in_threadpool(create_session, web.store, account)
+    session_token, _ = create_session(web.store, account)
     response = redirect("/")
-    web.cookies.set_session(response, token, int(SESSION_LIFETIME.total_seconds()))
+    web.cookies.set_session(response, session_token, int(SESSION_LIFETIME.total_seconds()))
     return response
 
 

@@ -1,4 +1,8 @@
-"""Reviewer pages: campaigns, the queue, an item with its label form, skip and flag."""
+"""Reviewer pages: campaigns, the queue, an item with its label form, skip and flag.
+
+Only POSTs change state: ``GET /c/{c}/next`` shows the open item or a button, and ``POST
+/c/{c}/next`` (like submitting, skipping or flagging) claims the next item.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from starlette.datastructures import FormData
 from haechi.review.campaigns import list_campaigns
 from haechi.review.label_schema import LabelSchema
 from haechi.review.labels import my_labelled_items, submit_label, view_item
-from haechi.review.queue import leave_item, next_item
+from haechi.review.queue import current_item, has_work, leave_item, next_item
 from haechi.web.app import Viewer, ViewerDep, checked_form, redirect, render, state
 
 router = APIRouter()
@@ -31,11 +35,29 @@ def home(request: Request, who: ViewerDep) -> Response:
 
 @router.get("/c/{campaign}/next")
 def next_page(campaign: str, request: Request, who: ViewerDep) -> Response:
+    """The item this reviewer has open, else a button that claims one, else "done"."""
+    store = state(request).store
+    item = current_item(store, campaign, who.account)
+    if item is not None:
+        return redirect(campaign_url(campaign, "items", item))
+    if has_work(store, campaign, who.account):
+        return render(request, "next.html", who, campaign=campaign, campaign_url=campaign_url)
+    labelled = my_labelled_items(store, campaign, who.account)
+    previous = campaign_url(campaign, "items", labelled[-1]) if labelled else None
+    return render(request, "done.html", who, campaign=campaign, previous=previous)
+
+
+@router.post("/c/{campaign}/next")
+async def claim_next(campaign: str, request: Request, who: ViewerDep) -> Response:
+    await checked_form(request, who)
+    return await run_in_threadpool(_go_next, request, campaign, who)
+
+
+def _go_next(request: Request, campaign: str, who: Viewer) -> Response:
+    """Claim the next item and go to it (the queue page says when nothing is left)."""
     item = next_item(state(request).store, campaign, who.account)
     if item is None:
-        labelled = my_labelled_items(state(request).store, campaign, who.account)
-        previous = campaign_url(campaign, "items", labelled[-1]) if labelled else None
-        return render(request, "done.html", who, campaign=campaign, previous=previous)
+        return redirect(campaign_url(campaign, "next"))
     return redirect(campaign_url(campaign, "items", item))
 
 
@@ -96,7 +118,7 @@ async def label(campaign: str, item_id: int, request: Request, who: ViewerDep) -
     await run_in_threadpool(
         submit_label, state(request).store, campaign, item_id, who.account, values, flagged
     )
-    return redirect(campaign_url(campaign, "next"))
+    return await run_in_threadpool(_go_next, request, campaign, who)
 
 
 @router.post("/c/{campaign}/items/{item_id}/{how}")
@@ -110,4 +132,4 @@ async def leave(
     await run_in_threadpool(
         leave_item, state(request).store, campaign, item_id, who.account, status
     )
-    return redirect(campaign_url(campaign, "next"))
+    return await run_in_threadpool(_go_next, request, campaign, who)

@@ -1,5 +1,5 @@
 """What keeps adversarial model text and other users out: security headers, session
-cookies, CSRF checks and a login rate limit.
+cookies and CSRF checks (the login failure limit is ``haechi.review.logins``).
 
 Model outputs are attacker-controlled, so pages allow no inline script at all (CSP
 ``script-src 'self'``) and templates escape every value (no ``|safe`` on model text).
@@ -8,9 +8,6 @@ Model outputs are attacker-controlled, so pages allow no inline script at all (C
 from __future__ import annotations
 
 import secrets
-import threading
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -81,7 +78,8 @@ class CookiePolicy:
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
 
     def set_login_csrf(self, response: Response, token: str) -> None:
-        """The login form's CSRF token is double-submitted: a cookie and a form field."""
+        """The login form's CSRF token is double-submitted (a cookie and a form field) and
+        signed by the server, so a pair another page planted is refused."""
         response.set_cookie(
             LOGIN_CSRF_COOKIE,
             token,
@@ -98,35 +96,3 @@ def tokens_match(expected: str | None, given: str | None) -> bool:
     if not expected or not given:
         return False
     return secrets.compare_digest(expected.encode(), given.encode())
-
-
-class LoginLimiter:
-    """At most ``attempts`` failed logins per ``window`` seconds per client address and
-    per user name (in this process: run one app process per database)."""
-
-    def __init__(self, attempts: int = 10, window: float = 300.0) -> None:
-        self.attempts, self.window = attempts, window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
-
-    def blocked(self, *keys: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            return any(len(self._recent(k, now)) >= self.attempts for k in keys)
-
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
-
-    def succeeded(self, *keys: str) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
