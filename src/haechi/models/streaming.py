@@ -151,7 +151,7 @@ def _hf_pieces(model: HFModel, request: GenerationRequest) -> Generator[str, Non
     )
 
     # The prompt is tokenized exactly as HFModel.generate does it (chat template or plain).
-    from haechi.models.hf_generate import _prompt_tokens, stop_token_ids
+    from haechi.models.hf_generate import prompt_token_ids, stop_token_ids
 
     class Cancelled(StoppingCriteria):
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
@@ -177,7 +177,7 @@ def _hf_pieces(model: HFModel, request: GenerationRequest) -> Generator[str, Non
                 self.print_len = len(text)
 
     cancel = threading.Event()
-    prompt = _prompt_tokens(model, request)
+    prompt = prompt_token_ids(model.tokenizer, request)
     eos_ids = stop_token_ids(model)
     pad = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else eos_ids[0]
     streamer = StableStreamer(model.tokenizer, skip_prompt=True, skip_special_tokens=True)
