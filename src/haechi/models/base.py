@@ -89,21 +89,35 @@ class TokenStats:
     """What a backend actually ran, so the engine can report it.
 
     ``naive_tokens`` is what one full forward pass per log-likelihood request would have
-    run (lm-evaluation-harness's HF backend); ``forwarded_tokens`` what really ran.
+    run (lm-evaluation-harness's HF backend); ``forwarded_tokens`` what really ran;
+    ``floor_tokens`` the unique-prefix floor of those requests (``token_floor``), the least
+    any engine must run; ``cached_tokens`` prompt tokens an engine took from its own prefix
+    cache instead of computing them (vLLM), not counted in ``forwarded_tokens``.
     """
 
     forwarded_tokens: int = 0
     naive_tokens: int = 0
     generated_tokens: int = 0
     requests: int = 0
+    floor_tokens: int = 0
+    cached_tokens: int = 0
 
     def add(
-        self, *, forwarded: int = 0, naive: int = 0, generated: int = 0, requests: int = 0
+        self,
+        *,
+        forwarded: int = 0,
+        naive: int = 0,
+        generated: int = 0,
+        requests: int = 0,
+        floor: int = 0,
+        cached: int = 0,
     ) -> None:
         self.forwarded_tokens += forwarded
         self.naive_tokens += naive
         self.generated_tokens += generated
         self.requests += requests
+        self.floor_tokens += floor
+        self.cached_tokens += cached
 
 
 @runtime_checkable

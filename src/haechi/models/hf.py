@@ -114,6 +114,7 @@ class HFModel:
         """Score requests, tokenized exactly as lm-evaluation-harness 0.4.13 does."""
         from haechi.models.hf_scoring import TokenPair, model_input, score_pairs
         from haechi.models.hf_tokenize import encode_pair
+        from haechi.models.token_floor import unique_prefix_tokens
 
         pairs = [
             TokenPair(
@@ -137,8 +138,13 @@ class HFModel:
             pack_tokens=max(self.args.pack_tokens, 1),
             auto_batch=auto,
         )
-        naive = sum(len(model_input(p, self.max_length)) for p in pairs)
-        self.stats.add(forwarded=forwarded, naive=naive, requests=len(requests))
+        inputs = [model_input(p, self.max_length) for p in pairs]
+        self.stats.add(
+            forwarded=forwarded,
+            naive=sum(len(i) for i in inputs),
+            floor=unique_prefix_tokens(inputs),
+            requests=len(requests),
+        )
         return results
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:

@@ -42,9 +42,14 @@ def stop_token_ids(model: HFModel) -> list[int]:
         ids.update(config_eos)
     if model.tokenizer.eos_token_id is not None:
         ids.add(model.tokenizer.eos_token_id)
-    vocab = model.tokenizer.get_vocab()
-    ids.update(vocab[t] for t in END_OF_TURN_TOKENS if t in vocab)
+    ids.update(end_of_turn_ids(model.tokenizer))
     return sorted(ids)
+
+
+def end_of_turn_ids(tokenizer: Any) -> list[int]:
+    """The ids of the ``END_OF_TURN_TOKENS`` this tokenizer's vocabulary has."""
+    vocab = tokenizer.get_vocab()
+    return sorted(vocab[t] for t in END_OF_TURN_TOKENS if t in vocab)
 
 
 def truncate_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
@@ -77,14 +82,14 @@ def generate(model: HFModel, requests: Sequence[GenerationRequest]) -> list[Gene
     return [g for g in outputs if g is not None]
 
 
-def prompt_tokens(model: HFModel, request: GenerationRequest) -> list[int]:
-    """The prompt's token ids, as ``generate`` and streaming both feed them."""
-    prompt = render_prompt(model.tokenizer, request)
+def prompt_token_ids(tokenizer: Any, request: GenerationRequest) -> list[int]:
+    """The prompt's tokens, as every in-process backend feeds them to its model."""
+    prompt = render_prompt(tokenizer, request)
     # A chat template writes its own special tokens; a plain prompt gets the tokenizer's
     # (unless it already starts with BOS text), as loglikelihood contexts do.
     if request.messages is None:
-        return encode(model.tokenizer, prompt)
-    return list(model.tokenizer.encode(prompt, add_special_tokens=False))
+        return encode(tokenizer, prompt)
+    return list(tokenizer.encode(prompt, add_special_tokens=False))
 
 
 def pad_token_id(model: HFModel, eos_ids: list[int]) -> int:
@@ -121,7 +126,7 @@ def _run(
 ) -> list[Generation]:
     """One ``generate`` call for requests sharing their settings (the first one's)."""
     request = requests[0]
-    prompts = [prompt_tokens(model, r) for r in requests]
+    prompts = [prompt_token_ids(model.tokenizer, r) for r in requests]
     pad = pad_token_id(model, eos_ids)
     width = max(len(p) for p in prompts)
     ids = torch.full((len(prompts), width), pad, dtype=torch.long)

@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from haechi.models.base import LoglikelihoodResult
+from haechi.models.token_floor import common_prefix
 
 
 @dataclass(frozen=True)
@@ -46,14 +47,6 @@ class Pack:
     readouts: dict[int, list[int]] = field(default_factory=dict)
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
-
-
 def build_packs(
     inputs: Sequence[list[int]], cont_lengths: Sequence[int], budget: int, share: bool = True
 ) -> list[Pack]:
@@ -66,7 +59,7 @@ def build_packs(
     previous: list[int] = []
     for index in order:
         seq = inputs[index]
-        shared = _common_prefix(previous, seq) if share and pack.tokens else 0
+        shared = common_prefix(previous, seq) if share and pack.tokens else 0
         if pack.tokens and (not share or len(pack.tokens) + len(seq) - shared > budget):
             packs.append(pack)
             pack, path, shared = Pack(), [], 0

@@ -27,7 +27,7 @@ def stream_pieces(model: HFModel, request: GenerationRequest) -> Pieces:
     )
 
     # The prompt and the decoding settings are exactly those of HFModel.generate.
-    from haechi.models.hf_generate import generation_kwargs, prompt_tokens, stop_token_ids
+    from haechi.models.hf_generate import generation_kwargs, prompt_token_ids, stop_token_ids
 
     class Cancelled(StoppingCriteria):
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
@@ -53,7 +53,7 @@ def stream_pieces(model: HFModel, request: GenerationRequest) -> Pieces:
                 self.print_len = len(text)
 
     cancel = threading.Event()
-    prompt = prompt_tokens(model, request)
+    prompt = prompt_token_ids(model.tokenizer, request)
     eos_ids = stop_token_ids(model)
     streamer = StableStreamer(model.tokenizer, skip_prompt=True, skip_special_tokens=True)
     kwargs = generation_kwargs(model, request, eos_ids)
