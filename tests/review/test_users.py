@@ -83,3 +83,15 @@ def test_reset_password_ends_sessions(review: ReviewSetup) -> None:
         reset_password(review.store, "rev0", "short")
     with pytest.raises(InputError, match="no such user"):
         reset_password(review.store, "nobody", "a brand new secret")
+
+
+def test_reset_password_lifts_a_lock_out(review: ReviewSetup) -> None:
+    from haechi.review.logins import LoginLimit, TooManyAttempts, attempt_login
+
+    limit = LoginLimit(attempts=2)
+    for address in ("10.0.0.1", "10.0.0.2"):
+        assert attempt_login(review.store, "rev0", "wrong guess", address, limit) is None
+    with pytest.raises(TooManyAttempts):
+        attempt_login(review.store, "rev0", PASSWORD, "10.0.0.3", limit)
+    reset_password(review.store, "rev0", "a brand new secret")
+    assert attempt_login(review.store, "rev0", "a brand new secret", "10.0.0.3", limit)

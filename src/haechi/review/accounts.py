@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from haechi.errors import HaechiError, InputError, MissingExtraError
 from haechi.store import Store
 from haechi.store.review_schema import (
+    LoginAttempt,
     ReviewAssignment,
     ReviewLabel,
     ReviewMember,
@@ -203,13 +204,17 @@ def remove_user(store: Store, username: str) -> int:
 
 
 def reset_password(store: Store, username: str, password: str) -> Account:
-    """Give ``username`` a new password; their logged-in sessions end."""
+    """Give ``username`` a new password; their logged-in sessions end and the failed
+    logins counted against the name are forgotten (an admin's reset lifts a lock-out)."""
+    from haechi.review.logins import user_key  # logins imports this module
+
     hashed = hash_password(password)
 
     def work(session: Session) -> Account:
         user = _login_user(session, username)
         user.password_hash = hashed
         session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+        session.execute(delete(LoginAttempt).where(LoginAttempt.key == user_key(username)))
         return _account(user)
 
     return store.transact(work, write=True)

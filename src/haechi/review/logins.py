@@ -51,7 +51,7 @@ def attempt_login(
 ) -> Account | None:
     """The account when the password is right, ``None`` when it is wrong; raises
     ``TooManyAttempts`` without checking it once the limit is reached."""
-    address_row = _take(store, f"user:{username}", f"ip:{address}", limit)
+    address_row = _take(store, user_key(username), f"ip:{address}", limit)
     account = authenticate(store, username, password)
     if account is not None:
         store.transact(
@@ -59,6 +59,11 @@ def attempt_login(
             write=True,
         )
     return account
+
+
+def user_key(username: str) -> str:
+    """The key a user name's password checks are counted under."""
+    return f"user:{username}"
 
 
 def _take(store: Store, user_key: str, address_key: str, limit: LoginLimit) -> int:

@@ -24,7 +24,8 @@ router = APIRouter()
 
 
 def campaign_url(name: str, *parts: object) -> str:
-    return "/".join([f"/c/{quote(name, safe='')}", *(str(p) for p in parts)])
+    """A campaign page's path; every part is percent-encoded (names come from imports)."""
+    return "/".join(["/c", *(quote(str(p), safe="") for p in (name, *parts))])
 
 
 @router.get("/")
