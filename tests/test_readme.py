@@ -30,7 +30,9 @@ SHARED = ROOT.parent / "shared"
 RUNNABLE = {"bash": "bash", "python": "python"}
 ANNOTATION = re.compile(r"<!--\s*readme-test:\s*(skip|except|append|file)\s*(.*?)\s*-->")
 # "hf/./ckpt", "--model ./base", "-m ./base", "--base hf/./small": local checkpoints.
-CHECKPOINT = re.compile(r"(?:hf/\./|(?:--model|-m|--base)\s+\./)([\w.-]+(?:/[\w.-]+)*)")
+CHECKPOINT = re.compile(
+    r"(?:hf/\./|(?:--model|-m|--base)\s+\./)([\w.-]+(?:/[\w.-]+)*)(?<!\.json)(?![\w./-])"
+)
 # Local checkpoint names the README uses → the smoke model standing in for each (a name
 # not listed here fails the test: say what it stands for). "deep" has 16 layers, so that
 # up-scaling can remove 8; "bpe" is a Qwen2-style byte-level tokenizer.
