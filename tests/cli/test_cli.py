@@ -13,6 +13,9 @@ import pytest
 
 from haechi import __version__
 
+# real subprocesses of the CLI or the server: make test-fast leaves them out
+pytestmark = pytest.mark.slow
+
 
 def haechi(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}

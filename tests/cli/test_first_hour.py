@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# real subprocesses of the CLI or the server: make test-fast leaves them out
+pytestmark = pytest.mark.slow
+
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 

@@ -15,6 +15,9 @@ from haechi.review.accounts import authenticate
 from haechi.store import ResultRecord, open_store
 from haechi.store.attempts import AttemptRecord, VerdictRecord, add_attempts
 
+# real subprocesses of the CLI or the server: make test-fast leaves them out
+pytestmark = pytest.mark.slow
+
 SQUARE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "square"
 
 

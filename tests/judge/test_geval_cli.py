@@ -7,7 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from haechi.store import open_store
+
+# real subprocesses of the CLI or the server: make test-fast leaves them out
+pytestmark = pytest.mark.slow
 
 
 def test_geval_command_scores_and_stores(tiny_llama_dir: Path, tmp_path: Path) -> None:

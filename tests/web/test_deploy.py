@@ -20,6 +20,9 @@ from haechi.store import open_store
 from haechi.web import create_app
 from haechi.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 
+# real subprocesses of the CLI or the server: make test-fast leaves them out
+pytestmark = pytest.mark.slow
+
 
 def wrong_logins_from(url: str, addresses: list[str]) -> list[int]:
     """One wrong login per claimed client address (each for another user name)."""

@@ -24,6 +24,9 @@ from haechi.store.review_schema import LoginAttempt
 from haechi.web import create_app
 from haechi.web.security import LOGIN_CSRF_COOKIE
 
+# real subprocesses of the CLI or the server: make test-fast leaves them out
+pytestmark = pytest.mark.slow
+
 LIMIT = 10  # create_app's and haechi serve's default
 
 
