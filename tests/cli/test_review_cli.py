@@ -263,3 +263,13 @@ def test_users_remove_and_reset_password(db: str, tmp_path: Path) -> None:
     assert last.returncode == 2 and "last admin" in last.stderr
     unknown = haechi(db, "users", "remove", "nobody")
     assert unknown.returncode == 2 and "no such user" in unknown.stderr
+
+
+def test_an_unknown_campaign_is_bad_input(db: str, tmp_path: Path) -> None:
+    for command in (
+        ["review", "export", "nope", "-o", str(tmp_path / "x.jsonl")],
+        ["review", "agreement", "nope"],
+    ):
+        done = haechi(db, *command)
+        assert done.returncode == 2, done.stderr
+        assert "no campaign 'nope'" in done.stderr and "Traceback" not in done.stderr

@@ -49,6 +49,13 @@ class PermissionDenied(HaechiError):
     """The user may not see or change this; the web app answers 403 or 404."""
 
 
+class UnknownCampaign(PermissionDenied):
+    """No campaign of that name that this user may see (one message for both, so names
+    of other campaigns do not leak); on the command line a mistyped name is bad input."""
+
+    exit_code = 2
+
+
 @dataclass(frozen=True)
 class Account:
     id: int

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from haechi.errors import InputError
-from haechi.review.accounts import Account, PermissionDenied
+from haechi.review.accounts import Account, UnknownCampaign
 from haechi.review.label_schema import LabelSchema, default_schema
 from haechi.store import Store
 from haechi.store.review_schema import (
@@ -114,14 +114,14 @@ def _info(row: ReviewCampaign, counts: tuple[int, int, int, int] = (0, 0, 0, 0))
 
 
 def campaign_row(session: Session, name: str, account: Account) -> ReviewCampaign:
-    """The campaign if ``account`` may see it, else ``PermissionDenied``."""
+    """The campaign if ``account`` may see it, else ``UnknownCampaign``."""
     row = _find(session, name)
     if row is None:
-        raise PermissionDenied(f"no campaign {name!r} for {account.username}")
+        raise UnknownCampaign(f"no campaign {name!r} for {account.username}")
     if not account.is_admin:
         member = session.get(ReviewMember, (row.id, account.id))
         if member is None:
-            raise PermissionDenied(f"no campaign {name!r} for {account.username}")
+            raise UnknownCampaign(f"no campaign {name!r} for {account.username}")
     return row
 
 
