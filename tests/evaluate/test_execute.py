@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import rich
 from rich.console import Console
@@ -12,12 +10,10 @@ from haechi.evaluate.execute import run_generation, run_loglikelihood
 from haechi.models import LoglikelihoodRequest, load
 
 
-def test_no_bar_for_a_kind_of_request_there_is_none_of(
-    tiny_llama_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_no_bar_for_a_kind_of_request_there_is_none_of(monkeypatch: pytest.MonkeyPatch) -> None:
     terminal = Console(record=True, force_terminal=True, width=100)
     monkeypatch.setattr(rich, "_console", terminal)  # what progress bars draw on
-    model = load(f"hf/{tiny_llama_dir}")
+    model = load("mock/engine")
     requests = [LoglikelihoodRequest("대한민국의 수도는", " 서울")]
     results, _ = run_loglikelihood(model, requests, chunk=8, cache=None, progress=True)
     generations, _ = run_generation(model, [], chunk=8, cache=None, progress=True)

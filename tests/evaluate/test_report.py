@@ -20,8 +20,8 @@ def _read(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def test_directions_and_bootstrapped_f1_stderr(tiny_llama_dir: Path, tmp_path: Path) -> None:
-    model = load(f"hf/{tiny_llama_dir}")
+def test_directions_and_bootstrapped_f1_stderr(tmp_path: Path) -> None:
+    model = load("mock/engine")
     config = EvalConfig(
         tasks=["kobbq", "kobest"],
         samples=True,
@@ -64,7 +64,7 @@ def test_directions_and_bootstrapped_f1_stderr(tiny_llama_dir: Path, tmp_path: P
 
 
 def test_a_metric_added_to_the_table_is_validated_scored_and_reported(
-    tiny_llama_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     words = ChoiceMetric(
         note="log-likelihood / choice length in words",
@@ -76,7 +76,7 @@ def test_a_metric_added_to_the_table_is_validated_scored_and_reported(
     path = tmp_path / "copa_words.yaml"
     path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
     config = EvalConfig(tasks=[str(path)], samples=True, output=tmp_path, log_samples=True)
-    evaluate(load(f"hf/{tiny_llama_dir}"), config, progress=False)
+    evaluate(load("mock/engine"), config, progress=False)
     results = _read(tmp_path / "results.json")
     assert results["metric_definitions"]["acc_words"]["note"] == words.note
     assert results["higher_is_better"]["kobest_copa"]["acc_words"] is True

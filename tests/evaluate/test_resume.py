@@ -18,11 +18,11 @@ from haechi.models import load
 from haechi.store import open_store
 
 
-def eval_command(model_dir: Path, out: Path, cache: Path, db: Path) -> list[str]:
+def eval_command(out: Path, cache: Path, db: Path) -> list[str]:
     return [
-        sys.executable, "-m", "haechi", "eval", "--model", f"hf/{model_dir}",
+        sys.executable, "-m", "haechi", "eval", "--model", "mock/resume",
         "--tasks", "ko_arc,ko_hellaswag,kobest_copa", "--samples", "--num-fewshot", "2",
-        "--model-args", "batch_size=1,prefix_sharing=false",
+        "--model-args", "latency=0.05",  # slow enough for the kill to land mid-run
         "--chunk-size", "2", "--cache", str(cache), "--db", str(db), "--output", str(out),
         "--log-samples",
     ]  # fmt: skip
@@ -39,11 +39,11 @@ def cached_rows(cache: Path) -> int:
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_without_recomputing(tiny_llama_dir: Path, tmp_path: Path) -> None:
+def test_killed_run_resumes_without_recomputing(tmp_path: Path) -> None:
     cache, db = tmp_path / "cache.sqlite", tmp_path / "runs.db"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     victim = subprocess.Popen(
-        eval_command(tiny_llama_dir, tmp_path / "killed", cache, db),
+        eval_command(tmp_path / "killed", cache, db),
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 120
@@ -56,7 +56,7 @@ def test_killed_run_resumes_without_recomputing(tiny_llama_dir: Path, tmp_path: 
     assert not (tmp_path / "killed" / "results.json").exists()
 
     resumed = subprocess.run(
-        eval_command(tiny_llama_dir, tmp_path / "resumed", cache, db),
+        eval_command(tmp_path / "resumed", cache, db),
         env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
@@ -65,7 +65,7 @@ def test_killed_run_resumes_without_recomputing(tiny_llama_dir: Path, tmp_path: 
 
     # an uninterrupted run, with a fresh cache, gives byte-identical samples and results
     fresh = subprocess.run(
-        eval_command(tiny_llama_dir, tmp_path / "fresh", tmp_path / "other.sqlite", tmp_path / "o.db"),
+        eval_command(tmp_path / "fresh", tmp_path / "other.sqlite", tmp_path / "o.db"),
         env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
     )  # fmt: skip
     assert fresh.returncode == 0, fresh.stderr
@@ -86,8 +86,8 @@ def test_killed_run_resumes_without_recomputing(tiny_llama_dir: Path, tmp_path: 
     assert [r.status for r in runs] == ["completed"]
 
 
-def test_cache_hits_skip_the_model(tiny_qwen2_dir: Path, tmp_path: Path) -> None:
-    model = load(f"hf/{tiny_qwen2_dir}")
+def test_cache_hits_skip_the_model(tmp_path: Path) -> None:
+    model = load("mock/resume")
     cache = ResponseCache(tmp_path / "c.sqlite")
     config = EvalConfig(tasks=["kobest_copa"], samples=True)
     first = evaluate(model, config, cache=cache, progress=False)
@@ -96,7 +96,7 @@ def test_cache_hits_skip_the_model(tiny_qwen2_dir: Path, tmp_path: Path) -> None
     assert model.stats.forwarded_tokens == forwarded
     assert second.document["stats"]["cached_requests"] == first.document["stats"]["requests"]
     assert second.document["results"] == first.document["results"]
-    other = load(f"hf/{tiny_qwen2_dir}", dtype="bfloat16")  # another fingerprint: no hits
+    other = load("mock/resume", seed="1")  # another fingerprint: no hits
     third = evaluate(other, config, cache=cache, progress=False)
     assert third.document["stats"]["cached_requests"] == 0
     cache.close()

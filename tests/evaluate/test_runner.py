@@ -1,4 +1,5 @@
-"""The engine end to end on a tiny model: requests, metrics, results files, stored runs."""
+"""The engine end to end on the torch-free mock model: requests, metrics, results files,
+stored runs."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from haechi.tasks import DocumentSource, bundled_tasks, load_documents
 from haechi.tasks.prompts import build_prompt
 
 
-def test_samples_hold_each_choices_loglikelihood(tiny_llama_dir: Path, tmp_path: Path) -> None:
-    model = load(f"hf/{tiny_llama_dir}")
+def test_samples_hold_each_choices_loglikelihood(tmp_path: Path) -> None:
+    model = load("mock/engine")
     config = EvalConfig(
         tasks=["kobest_copa", "ko_arc"],
         samples=True,
@@ -59,8 +60,8 @@ def test_samples_hold_each_choices_loglikelihood(tiny_llama_dir: Path, tmp_path:
     assert report.summaries[0].primary.value == acc
 
 
-def test_same_seed_same_numbers_and_fewshot(tiny_qwen2_dir: Path, tmp_path: Path) -> None:
-    model = load(f"hf/{tiny_qwen2_dir}")
+def test_same_seed_same_numbers_and_fewshot(tmp_path: Path) -> None:
+    model = load("mock/engine")
     runs = []
     for name in ("a", "b"):
         config = EvalConfig(
@@ -73,8 +74,8 @@ def test_same_seed_same_numbers_and_fewshot(tiny_qwen2_dir: Path, tmp_path: Path
     assert all(len(s) == 2 for s in shots)
 
 
-def test_runs_are_stored_and_failures_marked(tiny_llama_dir: Path, tmp_path: Path) -> None:
-    model = load(f"hf/{tiny_llama_dir}")
+def test_runs_are_stored_and_failures_marked(tmp_path: Path) -> None:
+    model = load("mock/engine")
     with open_store(str(tmp_path / "runs.db")) as store:
         report = evaluate(
             model, EvalConfig(tasks=["kobest"], samples=True), store=store, progress=False

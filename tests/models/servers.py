@@ -255,30 +255,45 @@ def llama_server(gguf: Path, log: Path, *, start_timeout: float = 120.0) -> Iter
         # to f16 move log-likelihoods by ~1e-4 per token, f32 keeps them within ~1e-6 of torch.
         "--type_k", "0", "--type_v", "0",
     ]  # fmt: skip
+    with openai_server(command, port, log, "llama.cpp server", start_timeout) as url:
+        yield url
+
+
+@contextmanager
+def openai_server(
+    command: Sequence[str], port: int, log: Path, name: str, start_timeout: float
+) -> Iterator[str]:
+    """Run an OpenAI-compatible server ``command`` (listening on ``port``) in its own process
+    group, its output in ``log``; yield its base URL once ``/models`` answers, and stop the
+    whole group afterwards (engines such as vLLM's spawn workers of their own)."""
     url = f"http://127.0.0.1:{port}/v1"
     with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            list(command), stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
-            _wait_until_up(process, url, log, start_timeout)
+            _wait_until_up(process, url, log, name, start_timeout)
             yield url
         finally:
             process.terminate()
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, 9)
                 process.wait()
 
 
-def _wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path, limit: float) -> None:
+def _wait_until_up(
+    process: subprocess.Popen[bytes], url: str, log: Path, name: str, limit: float
+) -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"llama.cpp server exited early:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(f"{name} exited early:\n{log.read_text()[-3000:]}")
         try:
             if httpx.get(url + "/models", timeout=2.0).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"llama.cpp server not up after {limit} s:\n{log.read_text()[-3000:]}")
+    raise RuntimeError(f"{name} not up after {limit} s:\n{log.read_text()[-3000:]}")

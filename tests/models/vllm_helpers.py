@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
-from tests.models.servers import free_port
+from tests.models.servers import free_port, openai_server
 
 # eager (no torch.compile), a KV cache of fixed size (vLLM's CPU default reserves 90 % of
 # the memory node) and 32-token blocks, so the tiny prompts here share whole blocks
@@ -85,29 +83,5 @@ def vllm_server(model_dir: Path, log: Path, *, start_timeout: float = 300.0) -> 
         "--dtype", "float32", "--enforce-eager", "--kv-cache-memory-bytes", str(256 << 20),
         "--block-size", "32", "--max-logprobs", "20", "--seed", "0",
     ]  # fmt: skip
-    url = f"http://127.0.0.1:{port}/v1"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            command, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            deadline = time.monotonic() + start_timeout
-            while not _is_up(url):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"vLLM server did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(1.0)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, 9)
-                process.wait()
-
-
-def _is_up(url: str) -> bool:
-    try:
-        return httpx.get(url + "/models", timeout=2.0).status_code == 200
-    except httpx.TransportError:
-        return False
+    with openai_server(command, port, log, "vLLM server", start_timeout) as url:
+        yield url

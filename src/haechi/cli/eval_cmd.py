@@ -24,7 +24,7 @@ def eval_command(
         typer.Option(
             "--model",
             "-m",
-            help="Model spec: hf/<hub id or path>, openai/<model> or vllm/<id|path>.",
+            help="Model spec: hf/<hub id or path>, openai/<model>, vllm/<id|path>, or mock/<name> (a torch-free stand-in for trying a task file).",
         ),
     ],
     tasks: Annotated[

@@ -33,7 +33,8 @@ __all__ = [
 
 
 def load(spec: str, **args: object) -> LanguageModel:
-    """Load a model from ``hf/<id|path>``, ``openai/<model>`` or ``vllm/<id|path>``.
+    """Load a model from ``hf/<id|path>``, ``openai/<model>``, ``vllm/<id|path>``
+    or ``mock/<name>``.
 
     ``args`` are the backend's options (strings from the CLI are converted); unknown
     or invalid ones raise ``InputError`` naming the argument. The backend class comes from

@@ -1,4 +1,4 @@
-"""Model spec strings (``hf/<id|path>``, ``openai/<model>``, ``vllm/<id|path>``) and their args."""
+"""Model spec strings (``hf/<id|path>``, ``openai/<model>``, ``vllm/<id|path>``, ``mock/<name>``) and their args."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ BACKENDS: dict[str, str] = {
     "hf": "haechi.models.hf:HFModel",
     "openai": "haechi.models.openai_api:OpenAIModel",
     "vllm": "haechi.models.vllm:VLLMModel",
+    "mock": "haechi.models.mock:MockModel",
 }
 
 
