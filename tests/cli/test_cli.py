@@ -72,12 +72,12 @@ def test_models_info_json(tiny_qwen2_dir: Path) -> None:
     assert len(info["fingerprint"]) == 16
 
 
-def test_eval_then_leaderboard(tiny_llama_dir: Path, tmp_path: Path) -> None:
+def test_eval_then_leaderboard(tmp_path: Path) -> None:
     db = str(tmp_path / "board.db")
     run = haechi(
         "eval",
         "--model",
-        f"hf/{tiny_llama_dir}",
+        "mock/tiny-llama",
         "--tasks",
         "kobest,ko_arc",
         "--samples",
@@ -113,9 +113,7 @@ def test_demo_runs_on_embedded_defaults(isolated_home: Path) -> None:
     assert (model_dir / "model.safetensors").is_file()  # where it says
 
 
-def test_ko_h5_from_a_data_dir_reaches_the_leaderboard(
-    tiny_qwen2_dir: Path, tmp_path: Path
-) -> None:
+def test_ko_h5_from_a_data_dir_reaches_the_leaderboard(tmp_path: Path) -> None:
     from importlib import resources
 
     samples = Path(str(resources.files("haechi.tasks").joinpath("samples")))
@@ -124,7 +122,7 @@ def test_ko_h5_from_a_data_dir_reaches_the_leaderboard(
         shutil.copytree(samples / task, data / task)
     db = str(tmp_path / "board.db")
     run = haechi(
-        "eval", "--model", f"hf/{tiny_qwen2_dir}", "--tasks", "ko_h5", "--data-dir", str(data),
+        "eval", "--model", "mock/qwen2", "--tasks", "ko_h5", "--data-dir", str(data),
         "--output", str(tmp_path / "out"), "--db", db,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr

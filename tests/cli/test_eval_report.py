@@ -1,5 +1,5 @@
 """The terminal report of ``haechi eval`` for every bundled task and group (in-process, on
-the bundled sample documents): no metric without a declaration crashes it after the work."""
+the bundled sample documents, the torch-free mock model): no metric without a declaration crashes it after the work."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from haechi.tasks import bundled_tasks, groups
 
 
 def test_report_of_every_bundled_task_and_group(
-    tiny_llama_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(console, "width", 200)  # long task names stay on one line
     tasks, named_groups = bundled_tasks(), groups()
@@ -23,7 +23,7 @@ def test_report_of_every_bundled_task_and_group(
     result = CliRunner().invoke(
         app,
         [
-            "eval", "--model", f"hf/{tiny_llama_dir}", "--samples",
+            "eval", "--model", "mock/report", "--samples",
             "--tasks", ",".join([*tasks, *named_groups]),
             "--bootstrap-iters", "100", "--output", str(out), "--db", str(tmp_path / "r.db"),
         ],
