@@ -5,6 +5,9 @@ of a step and refuses a run that will not fit (``train_memory``), builds the tra
 (``train_trainer``), trains (or resumes from the last checkpoint), evaluates, saves the
 adapter or the model (and the merged model), and writes ``train_report.json``.
 
+Continued pre-training (``objective="causal-lm"``) reads raw text (``train_text``) and
+trains on every token; held-out perplexity (``perplexity``) is measured before and after.
+
 Loss: ``prompt``/``response`` lines become TRL prompt-completion rows, so the prompt's
 tokens are masked from the loss (``completion_only_loss``); ``messages`` lines train on the
 whole conversation, or on the assistant's turns only with ``assistant_only_loss`` (TRL
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from haechi.build.memory import Precision, load_config
+from haechi.build.perplexity import perplexity
 from haechi.build.train_config import (
     DataSummary,
     LossOn,
@@ -43,6 +47,7 @@ from haechi.build.train_memory import (
     resolve_device,
     resolve_precision,
 )
+from haechi.build.train_text import document_text, read_texts
 from haechi.errors import InputError, MissingExtraError
 from haechi.io import write_json_atomic
 from haechi.versions import package_versions
@@ -103,6 +108,8 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainReport:
                 "sets chat_template",
             )
         model = tt.load_model(config, precision)
+        held_out = [document_text(e) for e in eval_examples] if data.format == "text" else []
+        before_ppl = perplexity(model, tokenizer, held_out, config.max_length) if held_out else None
         args = tt.sft_arguments(config, precision, device, bool(eval_examples))
         trainer = tt.build_trainer(
             config,
@@ -125,6 +132,9 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainReport:
         if eval_examples and not _evaluated_at_end(trainer):
             trainer.evaluate()
         outputs = _save(config, trainer, tokenizer)
+        after_ppl = (
+            perplexity(trainer.model, tokenizer, held_out, config.max_length) if held_out else None
+        )
     report = TrainReport(
         config=config,
         base_model=_identity(config, hf_config, trainer),
@@ -147,6 +157,8 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainReport:
         losses=_points(trainer, "loss"),
         eval_losses=_points(trainer, "eval_loss"),
         outputs=outputs,
+        perplexity_before=before_ppl,
+        perplexity_after=after_ppl,
         versions=package_versions(VERSIONS),
         started_at=started.isoformat(timespec="seconds"),
         wall_seconds=time.perf_counter() - clock,
@@ -181,14 +193,15 @@ def _examples(
     config: TrainConfig,
 ) -> tuple[TrainData, TrainData | None, list[Example], list[Example]]:
     """The data files read and checked, and the training and held-out examples."""
-    data = read_examples(config.data)
+    read = read_texts if config.objective == "causal-lm" else read_examples
+    data = read(config.data)
     if config.assistant_only_loss and data.format != "messages":
         raise InputError(
             "assistant-only loss applies to 'messages' data; prompt/response lines already "
             "train on the response only",
             field="assistant-only-loss",
         )
-    eval_data = read_examples(config.eval_data) if config.eval_data else None
+    eval_data = read(config.eval_data) if config.eval_data else None
     if eval_data is not None and eval_data.format != data.format:
         raise InputError(
             f"holds {eval_data.format} lines but the training data holds {data.format}",
@@ -273,7 +286,7 @@ def _summary(
     n_eval: int,
     chat: bool,
 ) -> DataSummary:
-    loss_on: LossOn = "completion"
+    loss_on: LossOn = "all" if data.format == "text" else "completion"
     if data.format == "messages":
         loss_on = "assistant" if config.assistant_only_loss else "all"
     return DataSummary(

@@ -19,12 +19,15 @@ from haechi.build.memory import (
     Precision,
     ProcessPeak,
 )
+from haechi.build.perplexity import Perplexity
 from haechi.build.train_data import DataFormat
 from haechi.errors import InputError
 
 Method = Literal["full", "lora", "qlora"]
 TrainDevice = Literal["auto", "cuda", "cpu"]
 LossOn = Literal["all", "completion", "assistant"]
+# sft: chat or prompt/response examples; causal-lm: continued pre-training on raw text
+Objective = Literal["sft", "causal-lm"]
 
 DEFAULT_LR = {"full": 2e-5, "lora": 2e-4, "qlora": 2e-4}
 
@@ -42,6 +45,11 @@ class TrainConfig(BaseModel):
     QLoRA). Each optimizer step sees ``batch_size`` x ``grad_accum`` sequences of at most
     ``max_length`` tokens. Training runs ``epochs`` epochs unless ``max_steps`` is given.
 
+    ``objective``: ``sft`` (the data above) or ``causal-lm``, continued pre-training on raw
+    text (``train_text``: .txt, jsonl ``text`` or parquet), every token in the loss; with
+    ``packing`` documents share rows but not attention (position ids restart per document),
+    and held-out perplexity is measured before and after training.
+
     ``memory_limit`` (bytes) is what the step may use: by default the GPU's memory, or on
     CPU the available RAM. A run whose estimated peak exceeds it is refused unless
     ``force``. ``cpu_peak``: how the CPU peak is read, the resident set (cheap) or torch's
@@ -54,6 +62,7 @@ class TrainConfig(BaseModel):
     model: str
     data: Path
     output: Path
+    objective: Objective = "sft"
     revision: str | None = None
     eval_data: Path | None = None
     eval_fraction: float | None = Field(default=None, gt=0, lt=1)
@@ -101,6 +110,11 @@ class TrainConfig(BaseModel):
                 "adapter and already saves the whole trained model in OUTPUT/model",
                 field="merge",
                 hint="drop --merge",
+            )
+        if self.objective == "causal-lm" and self.assistant_only_loss:
+            raise InputError(
+                "raw text has no assistant turns: causal-lm trains on every token",
+                field="assistant-only-loss",
             )
         if self.eval_steps is not None and self.eval_data is None and self.eval_fraction is None:
             raise InputError(
@@ -254,6 +268,8 @@ class TrainReport(BaseModel):
     losses: list[LossPoint]
     eval_losses: list[LossPoint]
     outputs: dict[str, str]  # adapter | model | merged -> folder
+    perplexity_before: Perplexity | None = None  # causal-lm with held-out text
+    perplexity_after: Perplexity | None = None
     versions: dict[str, str]
     started_at: str
     wall_seconds: float

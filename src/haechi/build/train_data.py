@@ -22,7 +22,7 @@ from typing import Any, Literal
 from haechi.documents import Document, read_file
 from haechi.errors import InputError
 
-DataFormat = Literal["messages", "prompt-response"]
+DataFormat = Literal["messages", "prompt-response", "text"]  # text: train_text
 ROLES = ("system", "user", "assistant")
 
 
@@ -61,6 +61,7 @@ def read_examples(path: Path) -> TrainData:
         raise InputError(
             f"training data must be .jsonl (or a .json list), not {path.suffix or 'no suffix'!r}",
             file=str(path),
+            hint="raw text (.txt, .parquet) is for --objective causal-lm",
         )
     if not path.is_file():
         raise InputError("no such file", file=str(path))
@@ -103,6 +104,8 @@ def to_records(
     def as_dicts(messages: tuple[Message, ...]) -> list[dict[str, str]]:
         return [{"role": m.role, "content": m.content} for m in messages]
 
+    if data_format == "text":  # language modelling on the whole document
+        return [{"text": e.messages[0].content} for e in examples]
     if data_format == "messages":
         return [{"messages": as_dicts(e.messages)} for e in examples]
     if chat:
@@ -126,6 +129,7 @@ def file_sha256(path: Path) -> str:
 
 _SHAPES = (
     'each line: {"messages": [{"role": ..., "content": ...}]} or {"prompt": ..., "response": ...}'
+    "; raw text (a 'text' field, .txt, .parquet) is for --objective causal-lm"
 )
 
 

@@ -19,12 +19,25 @@ if TYPE_CHECKING:
 def train_command(
     model: Annotated[str, typer.Option("--model", "-m", help="A hub id or a model folder.")],
     data: Annotated[
-        Path, typer.Option("--data", help="jsonl: {messages: [...]} or {prompt, response} lines.")
+        Path,
+        typer.Option(
+            "--data",
+            help="sft: jsonl of {messages: [...]} or {prompt, response} lines; causal-lm: "
+            ".txt (blank-line separated documents), jsonl {text} lines or parquet (text column).",
+        ),
     ],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Folder for checkpoints, adapter, report.")
     ],
     method: Annotated[str, typer.Option("--method", help="lora, qlora (GPU) or full.")] = "lora",
+    objective: Annotated[
+        str,
+        typer.Option(
+            "--objective",
+            help="sft (instruction data) or causal-lm (continued pre-training on raw text; "
+            "held-out perplexity before and after).",
+        ),
+    ] = "sft",
     eval_data: Annotated[
         Path | None, typer.Option("--eval-data", help="A jsonl of held-out examples.")
     ] = None,
@@ -145,6 +158,7 @@ def train_command(
     values: dict[str, Any] = {
         "model": model, "data": data, "output": output, "revision": revision,
         "eval_data": eval_data, "eval_fraction": eval_fraction, "method": method,
+        "objective": objective,
         "epochs": epochs, "max_steps": max_steps, "batch_size": batch_size,
         "grad_accum": grad_accum, "max_length": max_length, "learning_rate": lr,
         "warmup_steps": warmup_steps, "weight_decay": weight_decay, "optimizer": optimizer,
@@ -198,7 +212,12 @@ def _print_check(check: MemoryCheck, out: Any) -> None:
 
 def report_table(report: TrainReport) -> Table:
     """Loss, throughput, peak memory next to the estimate, and where the outputs are."""
-    table = Table("", "", show_header=False, title=f"trained {report.config.method}")
+    table = Table(
+        "",
+        "",
+        show_header=False,
+        title=f"trained {report.config.method} ({report.config.objective})",
+    )
     losses = report.losses
     if losses:
         table.add_row(
@@ -206,6 +225,12 @@ def report_table(report: TrainReport) -> Table:
         )
     if report.eval_losses:
         table.add_row("eval loss", f"{report.eval_losses[-1].loss:.4f}")
+    before, after = report.perplexity_before, report.perplexity_after
+    if before is not None and after is not None:
+        table.add_row(
+            "held-out perplexity",
+            f"{before.value:,.2f} → {after.value:,.2f} ({after.tokens:,} tokens)",
+        )
     resumed = f" (resumed from {Path(report.resumed_from).name})" if report.resumed_from else ""
     table.add_row("steps", f"{report.global_step}{resumed}")
     speed = report.throughput
