@@ -67,6 +67,8 @@ class OpenAIArgs(BaseModel):
 class OpenAIModel:
     """A model served behind an OpenAI-compatible HTTP API."""
 
+    concurrent_calls = True  # each generate call has its own client: threads may overlap
+
     def __init__(self, model: str, args: OpenAIArgs, api_key: str | None = None) -> None:
         self.model = model
         self.args = args
