@@ -42,6 +42,46 @@ from haechi.store.attempts import load_attempts
 ROOT = Path(__file__).resolve().parents[1]
 
 
+class Outstanding:
+    """Time with at least one request sent and not yet answered, over every client of this
+    process (``httpx.AsyncClient.send`` wrapped). A serial server (llama.cpp's) is working
+    exactly then: this is its busy time, seen from here, and unlike wall-time ratios it does
+    not move with the machine's load."""
+
+    def __init__(self) -> None:
+        self.busy = 0.0
+        self._open = 0
+        self._since = 0.0
+        self._lock = threading.Lock()
+        send = httpx.AsyncClient.send
+
+        async def counted(client: httpx.AsyncClient, *args: Any, **kwargs: Any) -> Any:
+            self._change(+1)
+            try:
+                return await send(client, *args, **kwargs)
+            finally:
+                self._change(-1)
+
+        httpx.AsyncClient.send = counted  # type: ignore[method-assign]
+
+    def _change(self, step: int) -> None:
+        with self._lock:
+            now = time.perf_counter()
+            if self._open == 0 and step > 0:
+                self._since = now
+            self._open += step
+            if self._open == 0:
+                self.busy += now - self._since
+
+    @contextmanager
+    def share(self) -> Iterator[list[float]]:
+        """Yields a list that holds, after the block, the share of its wall time in which a
+        request was out."""
+        before, started, out = self.busy, time.perf_counter(), []
+        yield out
+        out.append((self.busy - before) / (time.perf_counter() - started))
+
+
 @contextmanager
 def standin_server(latency: float) -> Iterator[str]:
     """An OpenAI-compatible stand-in that answers each chat request after ``latency`` s,
@@ -121,13 +161,16 @@ def campaign_file(work: Path, url: str, args: argparse.Namespace) -> Path:
     return path
 
 
-def run_campaign(path: Path, db: Path) -> tuple[float, list[dict[str, Any]], int]:
-    """Wall seconds of a fresh run, the bodies it sent (in the order they were stored) and
-    the completion tokens the server reported."""
+def run_campaign(
+    path: Path, db: Path, out: Outstanding
+) -> tuple[float, float, list[dict[str, Any]], int]:
+    """Wall seconds of a fresh run, the share of it with a request out, the bodies it sent
+    (in the order they were stored) and the completion tokens the server reported."""
     prepared = Campaign(load_campaign(path), path.parent)
     with open_store(str(db)) as store:
         started = time.perf_counter()
-        outcome = prepared.run(store, progress=False, new_run=True)
+        with out.share() as busy:
+            outcome = prepared.run(store, progress=False, new_run=True)
         wall = time.perf_counter() - started
         attempts = load_attempts(store, outcome.run_id)
     target = prepared.spec.target
@@ -136,12 +179,15 @@ def run_campaign(path: Path, db: Path) -> tuple[float, list[dict[str, Any]], int
         sent = tuple(ChatMessage(t["role"], t["content"]) for t in a.chain["turns"][:-1])
         request = prepared.request(target, sent)
         bodies.append(generation_payload("bench", request, 1, 0))
-    return wall, bodies, sum(a.completion_tokens for a in attempts)
+    return wall, busy[0], bodies, sum(a.completion_tokens for a in attempts)
 
 
-def replay(url: str, bodies: list[dict[str, Any]], concurrency: int) -> tuple[float, int]:
+def replay(
+    url: str, bodies: list[dict[str, Any]], concurrency: int, out: Outstanding
+) -> tuple[float, float, int]:
     """Wall seconds to send ``bodies`` straight to the server, ``concurrency`` in flight on
-    one persistent client, and the completion tokens it reported."""
+    one persistent client, the share of it with a request out, and the completion tokens
+    the server reported."""
 
     async def send(client: httpx.AsyncClient, body: dict[str, Any]) -> int:
         response = await client.post(url + "/chat/completions", json=body)
@@ -153,8 +199,9 @@ def replay(url: str, bodies: list[dict[str, Any]], concurrency: int) -> tuple[fl
         return httpx.AsyncClient(timeout=120, limits=limits)
 
     started = time.perf_counter()
-    tokens = run_sync(lambda: bounded_map(client, send, bodies, concurrency))
-    return time.perf_counter() - started, sum(tokens)
+    with out.share() as busy:
+        tokens = run_sync(lambda: bounded_map(client, send, bodies, concurrency))
+    return time.perf_counter() - started, busy[0], sum(tokens)
 
 
 def main() -> None:
@@ -175,20 +222,26 @@ def main() -> None:
     serve = llama_cpp_server(work) if args.server == "llama" else standin_server(args.latency)
     with serve as url:
         path = campaign_file(work, url, args)
-        replay(url, run_campaign(path, work / "warm.db")[1], args.concurrency)  # warm-up
+        out = Outstanding()
+        replay(url, run_campaign(path, work / "warm.db", out)[2], args.concurrency, out)
         rows = []
         for i in range(args.rounds):
-            wall, bodies, tokens = run_campaign(path, work / "runs.db")
-            ideal, ideal_tokens = replay(url, bodies, args.concurrency)
-            rows.append((wall, ideal, len(bodies), tokens, ideal_tokens))
+            wall, busy, bodies, tokens = run_campaign(path, work / "r.db", out)
+            ideal, ideal_busy, ideal_tokens = replay(url, bodies, args.concurrency, out)
+            rows.append((ideal / wall, busy, ideal_busy))
             print(
                 f"round {i + 1}: {len(bodies)} attempts; campaign {wall:.2f} s "
-                f"({len(bodies) / wall:.1f}/s), replay {ideal:.2f} s; target busy "
+                f"({len(bodies) / wall:.1f}/s), a request out {100 * busy:.1f}% of it; "
+                f"replay {ideal:.2f} s, {100 * ideal_busy:.1f}%; replay/campaign wall "
                 f"{100 * ideal / wall:.1f}%; completion tokens {tokens} vs {ideal_tokens}"
             )
-    busy = statistics.median(100 * ideal / wall for wall, ideal, *_ in rows)
     target = "llama.cpp server" if args.server == "llama" else f"stand-in {args.latency}s"
-    print(f"{target}, concurrency {args.concurrency}: target busy (median) {busy:.1f}%")
+    ratio, busy, ideal_busy = (statistics.median(r[k] for r in rows) for k in range(3))
+    print(
+        f"{target}, concurrency {args.concurrency}, medians of {args.rounds} rounds: target "
+        f"busy {100 * busy:.1f}% (replay {100 * ideal_busy:.1f}%), replay/campaign wall "
+        f"{100 * ratio:.1f}%"
+    )
 
 
 if __name__ == "__main__":

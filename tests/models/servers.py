@@ -243,17 +243,14 @@ def convert_to_gguf(converter: Path, checkpoint: Path, out: Path) -> Path:
 
 
 @contextmanager
-def llama_server(
-    gguf: Path, log: Path, *, start_timeout: float = 120.0, verbose: bool = False
-) -> Iterator[str]:
-    """Run llama-cpp-python's OpenAI-compatible server on ``gguf``; yield its base URL.
-    ``verbose`` has llama.cpp log each request's timings to ``log``."""
+def llama_server(gguf: Path, log: Path, *, start_timeout: float = 120.0) -> Iterator[str]:
+    """Run llama-cpp-python's OpenAI-compatible server on ``gguf``; yield its base URL."""
     port = free_port()
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(gguf),
         "--host", "127.0.0.1", "--port", str(port),
         "--logits_all", "true",  # echo with logprobs needs logits at every position
-        "--n_ctx", "512", "--seed", "0", "--verbose", str(verbose).lower(),
+        "--n_ctx", "512", "--seed", "0", "--verbose", "false",
         # An f32 KV cache (ggml type 0) instead of the default f16: keys and values rounded
         # to f16 move log-likelihoods by ~1e-4 per token, f32 keeps them within ~1e-6 of torch.
         "--type_k", "0", "--type_v", "0",
