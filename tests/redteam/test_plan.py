@@ -132,3 +132,16 @@ def test_left_out_lists_each_dimension(limit: int) -> None:
     plan = planned()
     missing = left_out(coverage(plan, {p.key for p in within_budget(plan, limit, seed=0)}))
     assert len(missing) == {1: 1 + 1 + 2, 7: 0}[limit]
+
+
+def test_controls_are_spread_through_the_sending_order() -> None:
+    from haechi.redteam.plan import control_attempts, interleave
+    from haechi.redteam.seeds import bundled_controls
+
+    attacks = planned()[:12]
+    controls = control_attempts(bundled_controls()[:3])
+    order = interleave(attacks, controls)
+    assert [p for p in order if p in attacks] == attacks
+    assert [p for p in order if p in controls] == controls
+    assert [order.index(c) for c in controls] == [2, 7, 12]  # one in each third
+    assert interleave(attacks, []) == attacks and interleave([], controls) == controls

@@ -541,3 +541,15 @@ def test_real_sets_through_campaign_entries_with_relative_paths() -> None:
         {"source": "square", "path": "../shared/data/square", "limit": 100}, base_dir=root
     )
     assert len(square) == 100 and all(s.category in CATEGORIES for s in square)
+
+
+def test_the_controls_cover_the_sensitive_looking_topics_in_every_category() -> None:
+    controls = bundled_controls()
+    topics = Counter(c.meta.get("topic") for c in controls)
+    assert len(controls) >= 150 and None not in topics
+    for topic in ("history", "medicine", "law", "minority"):
+        assert topics[topic] >= 25, topics
+    by_category = Counter(c.category for c in controls)
+    assert min(by_category.values()) >= 5, by_category
+    # none repeats a harmful seed: a control is a look-alike, never the request itself
+    assert not {c.text for c in controls} & {s.text for s in bundled_seeds()}

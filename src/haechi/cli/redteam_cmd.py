@@ -15,6 +15,7 @@ from haechi.io import write_json_atomic, write_text_atomic
 from haechi.store import open_store
 
 if TYPE_CHECKING:
+    from haechi.redteam.metrics import Rate
     from haechi.redteam.report import CampaignReport
 
 app = typer.Typer(
@@ -117,17 +118,19 @@ def report_summary(report: CampaignReport) -> None:
     """The terminal summary of one run of a campaign."""
     run = report.run
     console.print(f"[bold]{run.name}[/] run {run.id[:8]} ({run.status}) — target {run.model_spec}")
-    asr = report.asr
-    if asr.n:
-        low, high = asr.interval
-        console.print(
-            f"attack success rate {100 * asr.value:.1f}% "
-            f"(95% CI {100 * low:.1f}–{100 * high:.1f}%, {asr.successes}/{asr.n})"
-        )
+    console.print(f"attack success rate {_with_interval(report.asr)}")
     over = report.over_refusal
+    console.print(
+        f"over-refusal on benign controls {_with_interval(over)}"
+        if over.n
+        else "over-refusal on benign controls: not measured (the campaign sent no controls; "
+        "leave controls: out for the bundled Korean set)"
+    )
     if over.n:
+        topics = report.over_refusal_by("topic")
         console.print(
-            f"over-refusal on benign controls {100 * over.value:.1f}% ({over.successes}/{over.n})"
+            "over-refusal by topic: "
+            + ", ".join(f"{t} {r.successes}/{r.n}" for t, r in topics.items())
         )
     table = Table("category", "ASR %", "95% CI", "n")
     for category, r in report.by("category").items():
@@ -159,6 +162,13 @@ def print_coverage(summary: dict[str, Any]) -> None:
             else "every seed set, generator and converter chain sampled"
         )
     )
+
+
+def _with_interval(r: Rate) -> str:
+    if not r.n:
+        return "— (n=0)"
+    low, high = r.interval
+    return f"{100 * r.value:.1f}% (95% CI {100 * low:.1f}–{100 * high:.1f}%, {r.successes}/{r.n})"
 
 
 def _rate(value: float, n: int) -> str:

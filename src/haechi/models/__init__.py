@@ -13,6 +13,7 @@ from haechi.models.base import (
     LoglikelihoodResult,
     TokenLogprob,
     TokenStats,
+    serves_concurrent_calls,
 )
 from haechi.models.spec import BACKENDS, ModelSpec, parse_model_args, parse_spec
 
@@ -29,6 +30,7 @@ __all__ = [
     "load",
     "parse_model_args",
     "parse_spec",
+    "serves_concurrent_calls",
 ]
 
 

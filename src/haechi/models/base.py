@@ -139,6 +139,13 @@ class LanguageModel(Protocol):
         ...
 
 
+def serves_concurrent_calls(model: LanguageModel) -> bool:
+    """Whether ``model.generate`` may be called from several threads at once, each call
+    served in parallel (a backend says so with a true ``concurrent_calls`` attribute: the
+    HTTP ones). Others batch within one call instead, and get one call at a time."""
+    return bool(getattr(model, "concurrent_calls", False))
+
+
 @runtime_checkable
 class GuidableModel(LanguageModel, Protocol):
     """A backend whose generation runs decode-time logits processors (``haechi.guard``):

@@ -24,7 +24,14 @@ from haechi.models.base import (
     TokenStats,
 )
 from haechi.models.fingerprint import digest
-from haechi.models.http_retry import RetryPolicy, bounded_map, post_json, public_url, run_sync
+from haechi.models.http_retry import (
+    RetryPolicy,
+    bounded_map,
+    post_json,
+    public_url,
+    run_sync,
+    ssl_context,
+)
 from haechi.models.openai_echo import Echo, continuation_start, parse_echo, sum_continuation
 from haechi.models.spec import validate_args
 from haechi.models.text import move_trailing_whitespace
@@ -66,6 +73,8 @@ class OpenAIArgs(BaseModel):
 
 class OpenAIModel:
     """A model served behind an OpenAI-compatible HTTP API."""
+
+    concurrent_calls = True  # each generate call has its own client: threads may overlap
 
     def __init__(self, model: str, args: OpenAIArgs, api_key: str | None = None) -> None:
         self.model = model
@@ -137,7 +146,10 @@ class OpenAIModel:
             max_connections=self.args.concurrency, max_keepalive_connections=self.args.concurrency
         )
         return httpx.AsyncClient(
-            headers=headers, timeout=httpx.Timeout(self.args.timeout), limits=limits
+            headers=headers,
+            timeout=httpx.Timeout(self.args.timeout),
+            limits=limits,
+            verify=ssl_context(),
         )
 
     async def _post(

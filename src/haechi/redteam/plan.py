@@ -203,3 +203,15 @@ def control_attempts(controls: Sequence[Seed]) -> list[PlannedAttempt]:
     """Controls go as written: over-refusal is measured on plain requests."""
     stratum = Stratum("controls", "control")
     return [PlannedAttempt(Attack(c, "control", c.text), (), c.text, stratum) for c in controls]
+
+
+def interleave(
+    attacks: Sequence[PlannedAttempt], controls: Sequence[PlannedAttempt]
+) -> list[PlannedAttempt]:
+    """The sending order: the controls spread evenly through the attacks (each keeps its
+    order), so a run that its token budget stops early still has over-refusal beside its
+    attack-success rate."""
+    position = [((i + 0.5) / len(attacks), 0, a) for i, a in enumerate(attacks)] + [
+        ((j + 0.5) / len(controls), 1, c) for j, c in enumerate(controls)
+    ]
+    return [p for _, _, p in sorted(position, key=lambda x: (x[0], x[1]))]

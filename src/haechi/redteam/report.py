@@ -38,6 +38,18 @@ class CampaignReport:
     def over_refusal(self) -> Rate:
         return rate(refused(a) for a in self.controls)
 
+    def over_refusal_by(self, dimension: str) -> dict[str, Rate]:
+        """Over-refusal per ``category`` (the harm category a control resembles) or per
+        ``topic`` (history, medicine, law, minority, ... of the bundled controls)."""
+        keys = {
+            "category": lambda a: a.category,
+            "topic": lambda a: str(a.chain.get("seed", {}).get("meta", {}).get("topic", "(none)")),
+        }
+        groups: dict[str, list[bool]] = {}
+        for a in self.controls:
+            groups.setdefault(keys[dimension](a), []).append(refused(a))
+        return {k: rate(v) for k, v in sorted(groups.items())}
+
     def by(self, dimension: str) -> dict[str, Rate]:
         """ASR per ``category``, ``converters``, ``generator`` or ``turns``."""
         keys = {
@@ -96,6 +108,8 @@ class CampaignReport:
             "attempts": len(self.attempts),
             "asr": _rate_json(self.asr),
             "over_refusal": _rate_json(self.over_refusal),
+            "over_refusal_by_category": rates(self.over_refusal_by("category")),
+            "over_refusal_by_topic": rates(self.over_refusal_by("topic")),
             "by_category": rates(self.by("category")),
             "by_converters": rates(self.by("converters")),
             "by_generator": rates(self.by("generator")),

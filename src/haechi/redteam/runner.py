@@ -2,27 +2,39 @@
 
 A killed (or failed) run, started again with the same campaign file and target, takes over
 its stored record, skips every attempt already stored and sends only the rest; a completed
-one is reported complete and nothing is sent, unless a new run is asked for. Attempts are
-stored chunk by chunk with their verdicts in one transaction, so none is half-stored; the
-ones in flight when a run is killed are sent again on resume.
+one is reported complete and nothing is sent, unless a new run is asked for.
+
+Single-turn attempts go through a bounded window (``window.Window``): ``concurrency``
+attempts are in flight at once, and each finished one is judged and stored (with its
+verdicts, in one transaction with whatever else finished meanwhile) while the target works
+on the next. None is half-stored; the ones in flight when a run is killed are sent again
+on resume.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from haechi.errors import InputError
-from haechi.models import ChatMessage, Generation, GenerationRequest, LanguageModel, load
+from haechi.models import (
+    ChatMessage,
+    Generation,
+    GenerationRequest,
+    LanguageModel,
+    load,
+    serves_concurrent_calls,
+)
 from haechi.progress import progress_bar
 from haechi.redteam.campaign import CampaignSpec, TargetSpec
 from haechi.redteam.combine import combine_verdicts
 from haechi.redteam.detectors import build_detector
 from haechi.redteam.generators import Attack, red_lm_cases
+from haechi.redteam.metrics import summary_results
 from haechi.redteam.pair import pair_key, run_pair
 from haechi.redteam.plan import (
     PlannedAttempt,
@@ -30,13 +42,15 @@ from haechi.redteam.plan import (
     control_attempts,
     coverage,
     expand,
+    interleave,
     load_seeds,
     single_turn_attacks,
     within_budget,
 )
 from haechi.redteam.refusal import RefusalDetector
 from haechi.redteam.types import DetectionInput, Detector, Seed, Verdict
-from haechi.store import ResultRecord, RunRecord, Store
+from haechi.redteam.window import Done, Window
+from haechi.store import RunRecord, Store
 from haechi.store.attempts import (
     AttemptRecord,
     VerdictRecord,
@@ -99,6 +113,7 @@ class Campaign:
             load_model(spec.converter_model, {}) if spec.converter_model else None
         )
         self.tokens_used = 0
+        self._tokens_lock = threading.Lock()  # window workers add their replies' tokens
 
     def run(self, store: Store, *, progress: bool = True, new_run: bool = False) -> CampaignRun:
         """Send, judge and store every attempt not stored yet; returns what was done.
@@ -113,9 +128,11 @@ class Campaign:
         seeds = [s for seed_set in self.seed_sets for s in seed_set.seeds]
         attacks = self._plan(seeds)
         selected = within_budget(attacks, self.spec.budget.max_attempts, self.spec.seed)
-        planned = selected + control_attempts(self.controls)
+        planned = interleave(selected, control_attempts(self.controls))
         plan = coverage(attacks, {p.key for p in selected})
         run_id = previous.id if previous is not None else self._start(store, plan)
+        if previous is not None and previous.status == "failed":
+            store.reopen_run(run_id)
         done = attempt_keys(store, run_id)
         self.tokens_used = sum(
             a.prompt_tokens + a.completion_tokens for a in load_attempts(store, run_id)
@@ -125,15 +142,8 @@ class Campaign:
             pair_seeds = [s for s in seeds if pair_key(s) not in done]
             pair = next((g for g in self.spec.generators if g.type == "pair"), None)
             total = len(pending) + (len(pair_seeds) if pair else 0)
-            exhausted = False
             with progress_bar("attacking", total, show=progress) as advance:
-                for start in range(0, len(pending), self.spec.concurrency):
-                    if self._over_budget():
-                        exhausted = True
-                        break
-                    chunk = pending[start : start + self.spec.concurrency]
-                    add_attempts(store, run_id, self._send(chunk))
-                    advance(len(chunk))
+                exhausted = self._send_all(store, run_id, pending, advance)
                 if pair is not None and not exhausted:
                     attacker = self.attackers[pair.model or ""]
                     for start in range(0, len(pair_seeds), self.spec.concurrency):
@@ -152,8 +162,8 @@ class Campaign:
         sent_keys = attempt_keys(store, run_id)
         return CampaignRun(
             run_id,
-            len(pending),
-            len(planned) - len(pending),
+            len(sent_keys) - len(done),  # what the token budget let through, PAIR included
+            len(done),
             exhausted,
             coverage(attacks, sent_keys),
         )
@@ -206,21 +216,52 @@ class Campaign:
 
     # -- sending and judging ----------------------------------------------------------
 
-    def _send(self, chunk: Sequence[PlannedAttempt]) -> list[AttemptRecord]:
+    def _send_all(
+        self,
+        store: Store,
+        run_id: str,
+        pending: Sequence[PlannedAttempt],
+        advance: Callable[[int], None],
+    ) -> bool:
+        """Send ``pending`` through the window, judging and storing what comes back as it
+        comes; returns whether the token budget stopped it."""
+        size = self.spec.concurrency
+        concurrent = serves_concurrent_calls(self.target)
+        with Window(
+            pending,
+            self._generate,
+            workers=size if concurrent else 1,
+            batch=1 if concurrent else size,
+            stop=self._over_budget,
+        ) as window:
+            for group in window.finished():
+                records = self._judged(group)
+                add_attempts(store, run_id, records)
+                advance(len(records))
+        return window.stopped
+
+    def _generate(
+        self, chunk: list[PlannedAttempt]
+    ) -> list[tuple[tuple[ChatMessage, ...], Generation]]:
+        """The target's replies to ``chunk`` (run by a window worker)."""
         conversations = [self.conversation(p.text) for p in chunk]
-        started = time.perf_counter()
         replies = self.target.generate([self.request(self.spec.target, c) for c in conversations])
-        seconds = (time.perf_counter() - started) / len(chunk)
-        items = [
-            DetectionInput(p.attack.seed, c, r.text)
-            for p, c, r in zip(chunk, conversations, replies, strict=True)
+        with self._tokens_lock:
+            self.tokens_used += sum(r.prompt_tokens + r.completion_tokens for r in replies)
+        return list(zip(conversations, replies, strict=True))
+
+    def _judged(
+        self, group: Sequence[Done[PlannedAttempt, tuple[tuple[ChatMessage, ...], Generation]]]
+    ) -> list[AttemptRecord]:
+        """Every detector on the replies that came back together; their attempt records."""
+        sent = [
+            (p, conversation, reply, done.seconds / len(done.items))
+            for done in group
+            for p, (conversation, reply) in zip(done.items, done.results, strict=True)
         ]
-        verdicts = self.judge(items)
+        verdicts = self.judge([DetectionInput(p.attack.seed, c, r.text) for p, c, r, _ in sent])
         records = []
-        for p, conversation, reply, judged in zip(
-            chunk, conversations, replies, verdicts, strict=True
-        ):
-            self.tokens_used += reply.prompt_tokens + reply.completion_tokens
+        for (p, conversation, reply, seconds), judged in zip(sent, verdicts, strict=True):
             chain = {
                 "seed": p.attack.seed.record(),
                 "stratum": p.stratum.record(),
@@ -318,43 +359,6 @@ class Campaign:
             top_p=target.top_p,
             seed=target.seed,
         )
-
-
-def summary_results(attempts: Sequence[AttemptRecord]) -> list[ResultRecord]:
-    """ASR overall and per category, and over-refusal, as results of the run."""
-    from haechi.redteam.metrics import rate, refused
-
-    attacks = [a for a in attempts if not a.benign]
-    controls = [a for a in attempts if a.benign]
-    results = []
-    if attacks:
-        overall = rate(bool(a.success) for a in attacks)
-        results.append(
-            ResultRecord(
-                task="redteam",
-                metric="asr",
-                value=overall.value,
-                stderr=None,
-                n=overall.n,
-                is_primary=True,
-            )
-        )
-        categories = sorted({a.category for a in attacks})
-        for category in categories:
-            r = rate(bool(a.success) for a in attacks if a.category == category)
-            results.append(
-                ResultRecord(
-                    task=f"redteam:{category}", metric="asr", value=r.value, stderr=None, n=r.n
-                )
-            )
-    if controls:
-        over = rate(refused(a) for a in controls)
-        results.append(
-            ResultRecord(
-                task="redteam", metric="over_refusal", value=over.value, stderr=None, n=over.n
-            )
-        )
-    return results
 
 
 def _target_args(spec: CampaignSpec) -> dict[str, Any]:

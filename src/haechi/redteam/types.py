@@ -26,14 +26,18 @@ class Seed:
     meta: dict[str, str] = field(default_factory=dict)
 
     def record(self) -> dict[str, object]:
-        """What an attempt's stored chain keeps of its seed."""
-        return {
+        """What an attempt's stored chain keeps of its seed (``meta`` when it has any: a
+        control's ``topic``, a public set's original label)."""
+        record: dict[str, object] = {
             "id": self.id,
             "text": self.text,
             "category": self.category,
             "source": self.source,
             "benign": self.benign,
         }
+        if self.meta:
+            record["meta"] = dict(self.meta)
+        return record
 
 
 @dataclass(frozen=True)

@@ -196,6 +196,18 @@ class Store:
 
         self.transact(work, write=True)
 
+    def reopen_run(self, run_id: str) -> None:
+        """Mark a ``failed`` run ``running`` again, to resume it (its error and
+        ``finished_at`` cleared). Raises ``HaechiError`` for a run that is not failed."""
+
+        def work(session: Session) -> None:
+            run = _require_run(session, run_id)
+            if run.status != "failed":
+                raise HaechiError(f"run {run_id} is {run.status}, not failed: nothing to reopen")
+            run.status, run.error, run.finished_at = "running", None, None
+
+        self.transact(work, write=True)
+
     def get_run(self, run_id: str) -> RunRecord:
         """The run with its results, in the order they were added."""
 
