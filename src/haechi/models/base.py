@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -112,12 +113,21 @@ class TokenStats:
         floor: int = 0,
         cached: int = 0,
     ) -> None:
+        with _STATS_LOCK:  # HTTP backends count from several threads at once
+            self._add(forwarded, naive, generated, requests, floor, cached)
+
+    def _add(
+        self, forwarded: int, naive: int, generated: int, requests: int, floor: int, cached: int
+    ) -> None:
         self.forwarded_tokens += forwarded
         self.naive_tokens += naive
         self.generated_tokens += generated
         self.requests += requests
         self.floor_tokens += floor
         self.cached_tokens += cached
+
+
+_STATS_LOCK = threading.Lock()
 
 
 @runtime_checkable
