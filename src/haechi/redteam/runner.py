@@ -9,6 +9,7 @@ ones in flight when a run is killed are sent again on resume.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from haechi.models import ChatMessage, Generation, GenerationRequest, LanguageMo
 from haechi.progress import progress_bar
 from haechi.redteam.campaign import CampaignSpec, TargetSpec
 from haechi.redteam.combine import combine_verdicts
+from haechi.redteam.conversation import run_conversations
 from haechi.redteam.detectors import build_detector
 from haechi.redteam.generators import Attack, red_lm_cases
 from haechi.redteam.pair import pair_key, run_pair
@@ -92,9 +94,7 @@ class Campaign:
         except InputError as exc:
             raise spec.locate(exc) from None
         self.refusal = next((d for d in self.detectors if d.name == "refusal"), RefusalDetector())
-        self.attackers = {
-            g.model: load_model(g.model, g.model_args) for g in spec.generators if g.model
-        }
+        self.attackers = {m: load_model(m, a) for g in spec.generators for m, a in g.models()}
         self.converter_model = (
             load_model(spec.converter_model, {}) if spec.converter_model else None
         )
@@ -116,6 +116,7 @@ class Campaign:
         planned = selected + control_attempts(self.controls)
         plan = coverage(attacks, {p.key for p in selected})
         run_id = previous.id if previous is not None else self._start(store, plan)
+        store.reopen_run(run_id)  # a failed run resumes like a killed one
         done = attempt_keys(store, run_id)
         self.tokens_used = sum(
             a.prompt_tokens + a.completion_tokens for a in load_attempts(store, run_id)
@@ -143,6 +144,8 @@ class Campaign:
                         chunk_seeds = pair_seeds[start : start + self.spec.concurrency]
                         add_attempts(store, run_id, run_pair(self, chunk_seeds, attacker, pair))
                         advance(len(chunk_seeds))
+            if not exhausted:  # Crescendo, TAP: turn by turn, each turn kept (conversation.py)
+                exhausted = run_conversations(self, store, run_id, seeds, done, progress=progress)
         except BaseException as exc:
             if not isinstance(exc, KeyboardInterrupt):
                 store.finish_run(run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
@@ -248,7 +251,8 @@ class Campaign:
         return records
 
     def judge(self, items: Sequence[DetectionInput]) -> list[list[Verdict]]:
-        """Every detector on every item; controls also get the refusal check (over-refusal)."""
+        """Every detector on every item, each verdict naming the turn it judged; controls
+        also get the refusal check (over-refusal)."""
         per_detector = [d.detect(items) for d in self.detectors]
         judged = (
             [list(vs) for vs in zip(*per_detector, strict=True)]
@@ -261,7 +265,10 @@ class Campaign:
                 controls, self.refusal.detect([items[i] for i in controls]), strict=True
             ):
                 judged[i].append(verdict)
-        return judged
+        return [
+            [dataclasses.replace(v, turn=item.turn) for v in verdicts]
+            for item, verdicts in zip(items, judged, strict=True)
+        ]
 
     def decide(self, verdicts: Sequence[Verdict]) -> bool:
         decisive = [v for v in verdicts if v.detector in {d.name for d in self.detectors}]
@@ -299,6 +306,7 @@ class Campaign:
                     score=v.score,
                     labels=v.labels,
                     raw=v.raw,
+                    turn=v.turn,
                 )
                 for v in verdicts
             ),

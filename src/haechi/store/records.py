@@ -196,6 +196,16 @@ class Store:
 
         self.transact(work, write=True)
 
+    def reopen_run(self, run_id: str) -> None:
+        """Mark a failed run running again (a resumed campaign goes on with it)."""
+
+        def work(session: Session) -> None:
+            run = _require_run(session, run_id)
+            if run.status == "failed":
+                run.status, run.error, run.finished_at = "running", None, None
+
+        self.transact(work, write=True)
+
     def get_run(self, run_id: str) -> RunRecord:
         """The run with its results, in the order they were added."""
 
