@@ -112,7 +112,11 @@ def test_harm_split_over_turns_is_detected_on_the_whole_conversation(
     assert [e["success"] for e in events] == [False, False, False, True]
     assert "PART-A" not in events[-1]["response"]
     assert attempt.success and attempt.turns == 4
-    assert [(v.detector, v.turn) for v in attempt.verdicts] == [("judge-harmbench", 4)]
+    # the refusal check that drives backtracking is kept too, outside the decision
+    assert [(v.detector, v.turn, v.success) for v in attempt.verdicts] == [
+        ("judge-harmbench", 4, True), ("refusal", 4, True)
+    ]  # fmt: skip
+    assert [e["refused"] for e in events] == [True, True, False, False]
 
 
 def test_tap_prunes_off_topic_branches_and_stops_on_success(

@@ -208,6 +208,7 @@ class Turning:
         missing = [i for i, v in enumerate(refusals) if v is None]
         for i, v in zip(missing, campaign.refusal.detect([items[i] for i in missing]), strict=True):
             refusals[i] = v
+            judged[i].append(v)  # kept with the turn's verdicts; decide() leaves it out
         out = []
         for (_, state, _), reply, item, verdicts, refusal in zip(
             sends, replies, items, judged, refusals, strict=True
