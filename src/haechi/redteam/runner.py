@@ -94,7 +94,10 @@ class Campaign:
         except InputError as exc:
             raise spec.locate(exc) from None
         self.refusal = next((d for d in self.detectors if d.name == "refusal"), RefusalDetector())
-        self.attackers = {m: load_model(m, a) for g in spec.generators for m, a in g.models()}
+        self.attackers: dict[str, LanguageModel] = {}
+        for m, a in (pair for g in spec.generators for pair in g.models()):
+            if m not in self.attackers:  # one load per spec: attackers and TAP's judge
+                self.attackers[m] = load_model(m, a)
         self.converter_model = (
             load_model(spec.converter_model, {}) if spec.converter_model else None
         )
