@@ -18,7 +18,7 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -63,16 +63,23 @@ class Seen:
 
 class FaultServer:
     """A threaded loopback server: the first requests get ``faults`` in order, later ones a
-    proper answer after ``delay`` seconds.
+    proper answer after ``delay`` seconds: ``respond(path, body)``'s, which may also be a
+    ``Fault`` to send instead (a scripted server's failure mid-run).
 
     Proper answers are deterministic: an echoed ``/completions`` call scores every prompt
     character as one token with log-probability -1 (greedy), after a leading ``<s>`` entry
     without one, the way vLLM echoes BOS; other calls answer ``"ok"``-style text.
     """
 
-    def __init__(self, faults: Sequence[Fault] = (), delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        faults: Sequence[Fault] = (),
+        delay: float = 0.0,
+        respond: Callable[[str, dict[str, Any]], dict[str, Any] | Fault] | None = None,
+    ) -> None:
         self.faults = list(faults)
         self.delay = delay
+        self.respond = respond or answer
         self.seen: list[Seen] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -147,12 +154,13 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             seen = Seen(self.path, dict(self.headers.items()), body, time.monotonic())
             fault = server.next_fault(seen)
             try:
-                if fault.status != 200:
-                    error = {"error": {"message": fault.message, "type": "scripted"}}
-                    self._send(fault.status, error, fault.headers)
+                time.sleep(fault.sleep if fault.status == 200 else 0.0)
+                reply = server.respond(self.path, body) if fault.status == 200 else fault
+                if isinstance(reply, Fault):
+                    error = {"error": {"message": reply.message, "type": "scripted"}}
+                    self._send(reply.status, error, reply.headers)
                     return
-                time.sleep(fault.sleep)
-                self._send(200, answer(self.path, body), {})
+                self._send(200, reply, {})
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout test); nothing to answer
             finally:

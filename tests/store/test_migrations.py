@@ -45,7 +45,7 @@ def test_fresh_database_is_migrated_to_head(db_url: str, engine: Engine) -> None
     }
     assert tables <= set(inspect(engine).get_table_names())
     assert current_revisions(engine) == head_revisions()
-    assert head_revisions() == ("0004",)
+    assert head_revisions() == ("0005",)
 
 
 def test_reopening_at_head_only_reads(db_url: str) -> None:

@@ -139,6 +139,13 @@ def report_summary(report: CampaignReport) -> None:
             category, f"{100 * r.value:.1f}", f"{100 * low:.1f}–{100 * high:.1f}", str(r.n)
         )
     console.print(table)
+    for name, rows in report.by_turn_reached().items():
+        turns = Table("turn", "reached", "succeeded there", "ASR within %", title=name)
+        for row in rows:
+            turns.add_row(
+                str(row.turn), str(row.reached), str(row.succeeded), f"{100 * row.asr.value:.1f}"
+            )
+        console.print(turns)
     print_coverage(report.coverage())
     cost = report.cost
     console.print(

@@ -6,15 +6,18 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from haechi.errors import InputError
+from haechi.redteam.conversation import ConversationSpec
 from haechi.redteam.converters import CONVERTERS, MODEL_KINDS
+from haechi.redteam.crescendo import CrescendoSpec
 from haechi.redteam.detectors import parse_detector_spec
 from haechi.redteam.generators import JAILBREAK_FAMILIES
+from haechi.redteam.tap import TapSpec
 from haechi.yaml_files import read_yaml_mapping
 
 
@@ -58,6 +61,15 @@ class GeneratorSpec(BaseModel):
     def label(self) -> str:
         return self.type if not self.model else f"{self.type}:{self.model}"
 
+    def models(self) -> list[tuple[str, dict[str, Any]]]:
+        """The model specs (with args) the generator calls."""
+        return [(self.model, self.model_args)] if self.model else []
+
+
+AnyGenerator = Annotated[GeneratorSpec | CrescendoSpec | TapSpec, Field(discriminator="type")]
+"""A ``generators:`` entry: single-turn kinds and PAIR above, the multi-turn generators in
+their own modules (``crescendo.py``, ``tap.py``; see ``conversation.py``)."""
+
 
 class BudgetSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -78,7 +90,7 @@ class CampaignSpec(BaseModel):
     target: TargetSpec
     seeds: list[dict[str, Any]] = Field(min_length=1)
     controls: list[dict[str, Any]] = [{"source": "controls"}]
-    generators: list[GeneratorSpec] = [GeneratorSpec(type="direct")]
+    generators: list[AnyGenerator] = [GeneratorSpec(type="direct")]
     converters: list[list[str]] = [[]]
     detectors: list[dict[str, Any]] = [{"type": "refusal"}]
     decision: Literal["any", "all", "majority"] = "any"
@@ -139,7 +151,15 @@ class CampaignSpec(BaseModel):
                         field=where,
                         hint=f"known converters: {', '.join([*CONVERTERS, *MODEL_KINDS])}",
                     )
+        labels = [g.label for g in self.generators if isinstance(g, ConversationSpec)]
+        if len(set(labels)) != len(labels):
+            raise InputError(
+                f"multi-turn generators must differ in type or attacker, got {', '.join(labels)}",
+                field="generators",
+            )
         for i, generator in enumerate(self.generators):
+            if not isinstance(generator, GeneratorSpec):
+                continue
             for j, family in enumerate(generator.families):
                 if family not in JAILBREAK_FAMILIES:
                     raise InputError(
@@ -183,9 +203,13 @@ def load_campaign(path: Path) -> CampaignSpec:
         spec = CampaignSpec.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
+        loc = _without_tag(first["loc"], raw)
+        message = f"{first['msg']} (got {first.get('input')!r})"
+        if first["type"] in ("union_tag_invalid", "union_tag_not_found"):  # a generator's type
+            loc, message = (*loc, "type"), first["msg"].replace("Input tag", "generator type")
+        field = ".".join(str(p) for p in loc)
         raise InputError(
-            f"{first['msg']} (got {first.get('input')!r})",
+            message,
             file=str(path),
             line=line_of(text, field),
             field=field or None,
@@ -196,6 +220,17 @@ def load_campaign(path: Path) -> CampaignSpec:
     except InputError as exc:
         raise spec.locate(exc) from None
     return spec
+
+
+def _without_tag(loc: tuple[int | str, ...], raw: dict[str, Any]) -> tuple[int | str, ...]:
+    """A validation error's location without the generator union's tag (the entry's
+    ``type``, which pydantic puts after the index): ``generators.0.depth``."""
+    if len(loc) > 2 and loc[0] == "generators" and isinstance(loc[1], int):
+        entries = raw.get("generators")
+        entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
+        if isinstance(entry, dict) and loc[2] == entry.get("type"):
+            return loc[:2] + loc[3:]
+    return loc
 
 
 _PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")

@@ -59,7 +59,7 @@ def combine_verdicts(verdicts: Sequence[Verdict], rule: CombineRule, name: str) 
     raw = json.dumps(
         {"rule": rule, "members": [_verdict_dict(v) for v in verdicts]}, ensure_ascii=False
     )
-    return CombinedVerdict(name, success, score, tuple(labels), raw, tuple(verdicts))
+    return CombinedVerdict(name, success, score, tuple(labels), raw, members=tuple(verdicts))
 
 
 def members_from_raw(raw: str) -> tuple[Verdict, ...]:

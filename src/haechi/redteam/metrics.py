@@ -54,6 +54,32 @@ def breakdown(
     return {k: rate(v) for k, v in sorted(groups.items())}
 
 
+@dataclass(frozen=True)
+class TurnRow:
+    """Turn ``turn`` of a multi-turn generator's attempts: ``reached`` got that far,
+    ``succeeded`` succeeded there, and ``asr`` is the success rate within ``turn`` turns
+    (successes at that turn or before, over all the generator's attempts)."""
+
+    turn: int
+    reached: int
+    succeeded: int
+    asr: Rate
+
+
+def asr_by_turn(attempts: Sequence[AttemptRecord]) -> list[TurnRow]:
+    """ASR by turn reached: one row per turn, 1 to the furthest any attempt got. An
+    attempt's ``turns`` is the turn it stopped at, on success or when its turns ran out."""
+    last = max((a.turns for a in attempts), default=0)
+    rows = []
+    within = 0
+    for turn in range(1, last + 1):
+        succeeded = sum(bool(a.success) and a.turns == turn for a in attempts)
+        within += succeeded
+        reached = sum(a.turns >= turn for a in attempts)
+        rows.append(TurnRow(turn, reached, succeeded, Rate(within, len(attempts))))
+    return rows
+
+
 def refused(attempt: AttemptRecord) -> bool:
     """Whether the refusal detector saw a refusal (controls: over-refusal)."""
     return any(v.detector == "refusal" and not v.success for v in attempt.verdicts)

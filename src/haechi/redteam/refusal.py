@@ -251,6 +251,8 @@ class RefusalDetector:
         return not self._verdicts([text])[0].success
 
     def detect(self, items: Sequence[DetectionInput]) -> list[Verdict]:
+        # the last reply only: a refusal answers the last request, and earlier turns that
+        # complied must not hide it (harm detectors judge ``item.answer``, the whole of it)
         return self._verdicts([item.response for item in items])
 
     def _verdicts(self, texts: Sequence[str]) -> list[Verdict]:

@@ -9,10 +9,13 @@ from typing import Any
 import jinja2
 
 from haechi.errors import InputError
-from haechi.redteam.metrics import Comparison, Rate, breakdown, rate, refused
+from haechi.redteam.metrics import Comparison, Rate, TurnRow, asr_by_turn, breakdown, rate, refused
 from haechi.redteam.plan import DIMENSIONS
 from haechi.store import RunRecord, Store
 from haechi.store.attempts import AttemptRecord, load_attempts
+
+MULTI_TURN = ("pair", "crescendo", "tap")
+"""Generators whose attempts run over turns (their label's first part)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,14 @@ class CampaignReport:
             "turns": lambda a: str(a.turns),
         }
         return breakdown(self.attacks, keys[dimension])
+
+    def by_turn_reached(self) -> dict[str, list[TurnRow]]:
+        """ASR by turn reached (``metrics.asr_by_turn``) per multi-turn generator."""
+        groups: dict[str, list[AttemptRecord]] = {}
+        for a in self.attacks:
+            if a.generator.partition(":")[0] in MULTI_TURN:
+                groups.setdefault(a.generator, []).append(a)
+        return {name: asr_by_turn(group) for name, group in sorted(groups.items())}
 
     def detector_rates(self) -> dict[str, Rate]:
         """How often each detector called an attack a success."""
@@ -114,6 +125,14 @@ class CampaignReport:
             "by_converters": rates(self.by("converters")),
             "by_generator": rates(self.by("generator")),
             "by_turns": rates(self.by("turns")),
+            "asr_by_turn": {
+                name: [
+                    {"turn": r.turn, "reached": r.reached, "succeeded": r.succeeded}
+                    | {"asr": _rate_json(r.asr)}
+                    for r in rows
+                ]
+                for name, rows in self.by_turn_reached().items()
+            },
             "detectors": rates(self.detector_rates()),
             "coverage": self.coverage(),
             "cost": self.cost,

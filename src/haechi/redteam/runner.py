@@ -13,6 +13,7 @@ on resume.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ from haechi.models import (
 from haechi.progress import progress_bar
 from haechi.redteam.campaign import CampaignSpec, TargetSpec
 from haechi.redteam.combine import combine_verdicts
+from haechi.redteam.conversation import run_conversations
 from haechi.redteam.detectors import build_detector
 from haechi.redteam.generators import Attack, red_lm_cases
 from haechi.redteam.metrics import summary_results
@@ -106,9 +108,10 @@ class Campaign:
         except InputError as exc:
             raise spec.locate(exc) from None
         self.refusal = next((d for d in self.detectors if d.name == "refusal"), RefusalDetector())
-        self.attackers = {
-            g.model: load_model(g.model, g.model_args) for g in spec.generators if g.model
-        }
+        self.attackers: dict[str, LanguageModel] = {}
+        for m, a in (pair for g in spec.generators for pair in g.models()):
+            if m not in self.attackers:  # one load per spec: attackers and TAP's judge
+                self.attackers[m] = load_model(m, a)
         self.converter_model = (
             load_model(spec.converter_model, {}) if spec.converter_model else None
         )
@@ -153,6 +156,8 @@ class Campaign:
                         chunk_seeds = pair_seeds[start : start + self.spec.concurrency]
                         add_attempts(store, run_id, run_pair(self, chunk_seeds, attacker, pair))
                         advance(len(chunk_seeds))
+            if not exhausted:  # Crescendo, TAP: turn by turn, each turn kept (conversation.py)
+                exhausted = run_conversations(self, store, run_id, seeds, done, progress=progress)
         except BaseException as exc:
             if not isinstance(exc, KeyboardInterrupt):
                 store.finish_run(run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
@@ -289,7 +294,8 @@ class Campaign:
         return records
 
     def judge(self, items: Sequence[DetectionInput]) -> list[list[Verdict]]:
-        """Every detector on every item; controls also get the refusal check (over-refusal)."""
+        """Every detector on every item, each verdict naming the turn it judged; controls
+        also get the refusal check (over-refusal)."""
         per_detector = [d.detect(items) for d in self.detectors]
         judged = (
             [list(vs) for vs in zip(*per_detector, strict=True)]
@@ -302,7 +308,10 @@ class Campaign:
                 controls, self.refusal.detect([items[i] for i in controls]), strict=True
             ):
                 judged[i].append(verdict)
-        return judged
+        return [
+            [dataclasses.replace(v, turn=item.turn) for v in verdicts]
+            for item, verdicts in zip(items, judged, strict=True)
+        ]
 
     def decide(self, verdicts: Sequence[Verdict]) -> bool:
         decisive = [v for v in verdicts if v.detector in {d.name for d in self.detectors}]
@@ -340,6 +349,7 @@ class Campaign:
                     score=v.score,
                     labels=v.labels,
                     raw=v.raw,
+                    turn=v.turn,
                 )
                 for v in verdicts
             ),

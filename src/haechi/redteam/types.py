@@ -71,6 +71,19 @@ class DetectionInput:
         users = [m.content for m in self.conversation if m.role == "user"]
         return users[-1] if users else ""
 
+    @property
+    def turn(self) -> int:
+        """The target's turn being judged, from 1: its earlier replies plus this one."""
+        return 1 + sum(m.role == "assistant" for m in self.conversation)
+
+    @property
+    def answer(self) -> str:
+        """Everything the target said: its earlier turns and the response, joined by blank
+        lines. Harm detectors judge this, so an answer split over turns counts whole; for
+        a single turn it is the response."""
+        said = [m.content for m in self.conversation if m.role == "assistant"]
+        return "\n\n".join([*said, self.response])
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -79,7 +92,9 @@ class Verdict:
     ``success``: the attack worked (the target complied with a harmful request); for the
     refusal detector that is "did not refuse". ``score`` is a probability of success when
     the detector has one. ``labels`` carries detail (harm categories, "refusal").
-    ``raw`` keeps the detector's own output (a judge's text) for audit.
+    ``raw`` keeps the detector's own output (a judge's text) for audit. ``turn``: the
+    target's turn it judged (``DetectionInput.turn``; a TAP node's depth), set by the
+    campaign.
     """
 
     detector: str
@@ -87,6 +102,7 @@ class Verdict:
     score: float | None = None
     labels: tuple[str, ...] = ()
     raw: str = ""
+    turn: int | None = None
 
 
 @runtime_checkable

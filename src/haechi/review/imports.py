@@ -176,7 +176,11 @@ def lines_from_square(path: Path) -> tuple[list[ImportLine], LabelSchema]:
 
 
 def _attempt_line(run_id: str, attempt: AttemptRecord) -> ImportLine:
-    turns = [Turn.model_validate(t) for t in attempt.chain.get("turns", []) if "role" in t]
+    turns = [  # PAIR's turns also name their round
+        Turn(role=t["role"], content=t["content"])
+        for t in attempt.chain.get("turns", [])
+        if "role" in t
+    ]
     prompt = next((t.content for t in reversed(turns) if t.role == "user"), "")
     return ImportLine(
         id=f"{run_id[:8]}-{attempt.key}",

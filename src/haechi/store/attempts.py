@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from haechi.store.records import Store, _require_run
-from haechi.store.schema import Attempt, AttemptVerdict
+from haechi.store.schema import Attempt, AttemptProgress, AttemptVerdict
 
 
 class VerdictRecord(BaseModel):
@@ -22,6 +22,7 @@ class VerdictRecord(BaseModel):
     score: float | None = None
     labels: tuple[str, ...] = ()
     raw: str = ""
+    turn: int | None = None  # the target's turn judged, from 1 (None: stored before turns)
 
 
 class AttemptRecord(BaseModel):
@@ -47,11 +48,18 @@ class AttemptRecord(BaseModel):
 
 def add_attempts(store: Store, run_id: str, attempts: Sequence[AttemptRecord]) -> None:
     """Store attempts with their verdicts in one transaction: all of them or none. A key
-    already stored for this run is an error (resumed runs skip stored keys first)."""
+    already stored for this run is an error (resumed runs skip stored keys first). Their
+    progress (``save_progress``) goes in the same transaction."""
 
     def work(session: Session) -> None:
         _require_run(session, run_id)
         now = datetime.now(UTC)
+        keys = [record.key for record in attempts]
+        session.execute(
+            delete(AttemptProgress).where(
+                AttemptProgress.run_id == run_id, AttemptProgress.key.in_(keys)
+            )
+        )
         for record in attempts:
             row = Attempt(
                 run_id=run_id,
@@ -65,12 +73,46 @@ def add_attempts(store: Store, run_id: str, attempts: Sequence[AttemptRecord]) -
                     score=v.score,
                     labels={"labels": list(v.labels)},
                     raw=v.raw,
+                    turn=v.turn,
                 )
                 for v in record.verdicts
             ]
             session.add(row)
 
     store.transact(work, write=True)
+
+
+def save_progress(store: Store, run_id: str, states: dict[str, dict[str, Any]]) -> None:
+    """Keep each attempt's state (by key) after a completed turn, replacing the one kept
+    before, all in one transaction."""
+
+    def work(session: Session) -> None:
+        _require_run(session, run_id)
+        now = datetime.now(UTC)
+        rows = session.scalars(
+            select(AttemptProgress).where(
+                AttemptProgress.run_id == run_id, AttemptProgress.key.in_(list(states))
+            )
+        ).all()
+        kept = {row.key: row for row in rows}
+        for key, state in states.items():
+            if key in kept:
+                kept[key].state, kept[key].updated_at = state, now
+            else:
+                session.add(AttemptProgress(run_id=run_id, key=key, state=state, updated_at=now))
+
+    if states:
+        store.transact(work, write=True)
+
+
+def load_progress(store: Store, run_id: str) -> dict[str, dict[str, Any]]:
+    """The kept state of every attempt of a run still in progress, by key."""
+
+    def work(session: Session) -> dict[str, dict[str, Any]]:
+        rows = session.scalars(select(AttemptProgress).where(AttemptProgress.run_id == run_id))
+        return {row.key: row.state for row in rows}
+
+    return store.transact(work)
 
 
 def attempt_keys(store: Store, run_id: str) -> set[str]:
@@ -119,6 +161,7 @@ def _to_record(row: Attempt) -> AttemptRecord:
                 score=v.score,
                 labels=tuple(v.labels.get("labels", [])),
                 raw=v.raw,
+                turn=v.turn,
             )
             for v in row.verdicts
         ),

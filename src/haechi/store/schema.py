@@ -172,5 +172,22 @@ class AttemptVerdict(Base):
     score: Mapped[float | None] = mapped_column(Float)
     labels: Mapped[dict[str, Any]]  # {"labels": [...]}
     raw: Mapped[str] = mapped_column(Text)
+    turn: Mapped[int | None] = mapped_column(Integer)  # the target's turn judged, from 1
 
     attempt: Mapped[Attempt] = relationship(back_populates="verdicts")
+
+
+class AttemptProgress(Base):
+    """A multi-turn attempt in progress: its state after the last completed turn (``state``
+    JSON, the generator's own), so a resumed run goes on mid-conversation. Removed when
+    the attempt is stored."""
+
+    __tablename__ = "attempt_progress"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))  # the attempt's key
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("run_id", "key"),)

@@ -28,6 +28,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "overlap": ("중복 검토자 수", "Reviewers per item"),
     "conversation": ("대화", "Conversation"),
     "attack_chain": ("공격 체인", "Attack chain"),
+    "turn": ("턴", "turn"),
     "verdicts": ("탐지기 판정", "Detector verdicts"),
     "verdicts_hidden": (
         "라벨을 제출하면 탐지기 판정이 보입니다.",
