@@ -23,14 +23,13 @@ Precision / recall / F1 with a seeded percentile bootstrap 95% interval of F1.
 
 from __future__ import annotations
 
+import argparse
 import random
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from square_cli import square_arguments
 
 from haechi.models.base import ChatMessage
 from haechi.redteam.detectors import SPECS, build_detector
@@ -168,7 +167,15 @@ def _row(name: str, s: Scores, interval: tuple[float, float] | None = None) -> s
 
 
 def main() -> None:
-    args = square_arguments(__doc__, FILE)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--file", type=Path, default=FILE)
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    if not args.file.is_file():
+        raise SystemExit(f"no SQuARe annotations at {args.file}: nothing to measure")
     started = time.perf_counter()
     answers = load_answers(args.file)
     actual = not_acceptable(answers)

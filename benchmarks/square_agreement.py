@@ -19,13 +19,13 @@ item (its position in ``raw_annotations``), and "all" pools the three positions.
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from scipy import stats
-from square_cli import square_arguments
 
 from haechi.judge.human_data import ScoredItem
 from haechi.judge.meta_eval import LEVELS, MetaResult, cohen_kappa, meta_evaluate, roc_auc
@@ -141,7 +141,15 @@ def _cell(value: float | None) -> str:
 
 
 def main() -> None:
-    args = square_arguments(__doc__, FILE)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--file", type=Path, default=FILE)
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    if not args.file.is_file():
+        raise SystemExit(f"no SQuARe annotations at {args.file}: nothing to measure")
     started = time.perf_counter()
     responses = load_responses(args.file)
     labels = [v for r in responses for v in r.labels]
