@@ -109,6 +109,13 @@ class OpenAIModel:
 
     # -- public, synchronous ------------------------------------------------------------
 
+    def local_tokenizer(self) -> Any:
+        """The ``tokenizer`` argument's tokenizer (loaded once), or ``None`` without one: what
+        renders a chat template here for ``/completions``."""
+        if self.args.tokenizer:
+            self._load_tokenizer()
+        return self._tokenizer
+
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
         """Score each continuation (nats) from one echoed ``/completions`` call per request."""
         if self.args.tokenizer:
