@@ -47,11 +47,14 @@ SINGLE_TURN = {
     "system_instruction": SYSTEM,
 }
 PLAIN = {"system_instruction": SYSTEM}
+MC = ("ko_mmlu", "kobest_copa")
 CASES = [
-    pytest.param("qwen2_chat_dir", MULTITURN, id="qwen2-template-multiturn"),
-    pytest.param("qwen2_chat_dir", SINGLE_TURN, id="qwen2-template-single-turn-system"),
-    pytest.param("qwen2_chat_dir", PLAIN, id="qwen2-plain-system"),
-    pytest.param("tiny_llama_dir", SINGLE_TURN, id="llama-bos-template-single-turn-system"),
+    pytest.param("qwen2_chat_dir", MULTITURN, None, id="qwen2-template-multiturn"),
+    pytest.param(
+        "qwen2_chat_dir", SINGLE_TURN, ("ko_mmlu", "ko_gsm8k"), id="qwen2-template-single-turn-system"
+    ),
+    pytest.param("tiny_llama_dir", SINGLE_TURN, MC, id="llama-bos-template-single-turn-system"),
+    pytest.param("tiny_llama_dir", PLAIN, MC, id="llama-plain-system"),
 ]  # fmt: skip
 
 
@@ -64,9 +67,14 @@ def models(request: pytest.FixtureRequest) -> tuple[Any, Any]:
     return peer, load(f"hf/{model_dir}", batch_size=1)
 
 
-def _lm_eval(peer: Any, options: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+def _lm_eval(
+    peer: Any,
+    options: dict[str, Any],
+    cases: list[tuple[str, str, str | None, str]],
+    tmp_path: Path,
+) -> dict[str, Any]:
     tasks = []
-    for task, yaml_path, subject, _ in TASKS:
+    for task, yaml_path, subject, _ in cases:
         folder = tmp_path / task
         folder.mkdir()
         peer_task = lm_eval_task(bundled_tasks()[task], yaml_path, subject, folder)
@@ -78,7 +86,7 @@ def _lm_eval(peer: Any, options: dict[str, Any], tmp_path: Path) -> dict[str, An
         model=peer,
         tasks=tasks,
         num_fewshot=1,
-        limit=3,
+        limit=2,
         log_samples=True,
         bootstrap_iters=0,
         apply_chat_template=template,
@@ -89,19 +97,20 @@ def _lm_eval(peer: Any, options: dict[str, Any], tmp_path: Path) -> dict[str, An
     )
 
 
-@pytest.mark.parametrize(("models", "options"), CASES, indirect=["models"])
+@pytest.mark.parametrize(("models", "options", "only"), CASES, indirect=["models"])
 def test_same_requests_and_scores_as_lm_eval(
-    models: tuple[Any, Any], options: dict[str, Any], tmp_path: Path
+    models: tuple[Any, Any], options: dict[str, Any], only: tuple[str, ...] | None, tmp_path: Path
 ) -> None:
     peer, ours = models
-    theirs = _lm_eval(peer, options, tmp_path)
+    cases = [case for case in TASKS if only is None or case[0] in only]
+    theirs = _lm_eval(peer, options, cases, tmp_path)
     report = evaluate(
         ours,
         EvalConfig(
-            tasks=[t for t, *_ in TASKS],
+            tasks=[t for t, *_ in cases],
             samples=True,
             num_fewshot=1,
-            limit=3,
+            limit=2,
             fewshot_sampling="lm-eval",
             max_gen_toks=MAX_GEN_TOKS,
             **options,
@@ -110,7 +119,7 @@ def test_same_requests_and_scores_as_lm_eval(
     )
     scores = {s.plan.name: s for s in report.scores}
     templated = options.get("apply_chat_template") is not None
-    for _, yaml_path, _, reported in TASKS:
+    for _, yaml_path, _, reported in cases:
         name = _their_name(theirs, yaml_path)
         their_samples = sorted(theirs["samples"][name], key=lambda s: s["doc_id"])
         score = scores[reported]

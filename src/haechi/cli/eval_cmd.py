@@ -99,11 +99,10 @@ def eval_command(
     apply_chat_template: Annotated[
         str | None,
         typer.Option(
-            is_flag=False,
-            flag_value=DEFAULT_TEMPLATE,
+            metavar="[TEMPLATE]",
             help="Render prompts with a chat template, as lm-eval's --apply_chat_template: "
-            "alone, the tokenizer's own (openai without a tokenizer: the server's); or "
-            f"{', '.join(TEMPLATES)}, or a Jinja template file.",
+            f"alone (or '{DEFAULT_TEMPLATE}'), the tokenizer's own (openai without a tokenizer: "
+            f"the server's); or {', '.join(TEMPLATES)}, or a Jinja template file.",
         ),
     ] = None,
     fewshot_as_multiturn: Annotated[

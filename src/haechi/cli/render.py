@@ -82,7 +82,7 @@ def print_leaderboard(
             cells += [finished, row.run_id]
         name = display_name(row.model_spec)
         if row.chat_template is not None:
-            name += f" [chat: {row.chat_template}]"
+            name += f" (chat template: {row.chat_template})"
         if row.partial is not None:
             table.add_row("–", f"{name} (partial: {row.partial})", *cells)
         else:
