@@ -9,7 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.models.servers import convert_to_gguf, extract_converter, llama_cpp_sdist, llama_server
+from tests.models.servers import (
+    convert_to_gguf,
+    extract_converter,
+    llama_cpp_sdist,
+    llama_server,
+    vocab_tokenizer,
+)
 from tests.postgres import db_url, postgres_server, postgres_url
 
 __all__ = ["db_url", "postgres_server", "postgres_url"]  # fixtures shared by every test folder
@@ -45,6 +51,32 @@ def tiny_qwen2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(
         tmp_path_factory.mktemp("models") / "tiny-qwen2", family="qwen2", tokenizer="bpe", seed=1
     )
+
+
+@pytest.fixture(scope="session")
+def qwen2_chat_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random Qwen2 checkpoint with Qwen2's real tokenizer and chat template (from
+    llama.cpp's ``ggml-vocab-qwen2.gguf``; 151,936 tokens, so the model is kept narrow)."""
+    pytest.importorskip("gguf", reason="loading a GGUF tokenizer needs the gguf package")
+    import torch
+    from transformers import AutoTokenizer, GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(vocab_tokenizer("qwen2"))
+    out = tmp_path_factory.mktemp("models") / "qwen2-chat"
+    tokenizer.save_pretrained(out)
+    ids = {"bos_token_id": None, "eos_token_id": tokenizer.convert_tokens_to_ids("<|im_end|>")}
+    torch.manual_seed(2)
+    model = Qwen2ForCausalLM(
+        Qwen2Config(
+            vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+            max_position_embeddings=2048, tie_word_embeddings=False,
+            pad_token_id=tokenizer.pad_token_id, **ids,
+        )
+    )  # fmt: skip
+    model.generation_config = GenerationConfig(pad_token_id=tokenizer.pad_token_id, **ids)
+    model.save_pretrained(out)
+    return out
 
 
 # What ``python -m llama_cpp.server`` imports beyond llama_cpp (its [server] extra).

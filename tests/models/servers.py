@@ -236,6 +236,42 @@ def extract_converter(sdist: Path) -> Path:
     return script
 
 
+def vocab_gguf(sdist: Path, name: str) -> Path:
+    """Unpack llama.cpp's ``models/ggml-vocab-<name>.gguf`` (a real tokenizer, with its
+    chat template, and no weights) into the test cache, once."""
+    target = tests_cache_dir() / f"llama-cpp-vocab-{LLAMA_CPP_VERSION}" / f"ggml-vocab-{name}.gguf"
+    if target.exists():
+        return target
+    member = f"llama_cpp_python-{LLAMA_CPP_VERSION}/vendor/llama.cpp/models/{target.name}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(sdist) as archive:
+        source = archive.extractfile(member)
+        if source is None:
+            raise RuntimeError(f"{sdist} has no {member}")
+        staging = target.with_suffix(f".{os.getpid()}.partial")
+        staging.write_bytes(source.read())
+    staging.replace(target)
+    return target
+
+
+def vocab_tokenizer(name: str) -> Path:
+    """The tokenizer of ``ggml-vocab-<name>.gguf`` saved in Hugging Face layout in the test
+    cache (reading the GGUF takes the gguf package half a minute; the folder loads fast)."""
+    target = tests_cache_dir() / f"llama-cpp-vocab-{LLAMA_CPP_VERSION}" / f"{name}-tokenizer"
+    if (target / "tokenizer_config.json").exists():
+        return target
+    from transformers import AutoTokenizer
+
+    gguf = vocab_gguf(llama_cpp_sdist(), name)
+    staging = Path(tempfile.mkdtemp(dir=target.parent))
+    AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(staging)
+    try:
+        staging.rename(target)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)  # another run won the race
+    return target
+
+
 def convert_to_gguf(converter: Path, checkpoint: Path, out: Path) -> Path:
     """Convert a Hugging Face checkpoint to an f32 GGUF (no rounding: results must match
     torch in float32)."""

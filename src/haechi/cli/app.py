@@ -25,6 +25,7 @@ from haechi.cli.demo_cmd import demo_command
 from haechi.cli.eval_cmd import eval_command
 from haechi.cli.generate_cmd import generate_command
 from haechi.cli.leaderboard_cmd import leaderboard_command
+from haechi.cli.options import fill_optional_values
 from haechi.errors import HaechiError, MissingExtraError
 from haechi.extras import extra_providing
 
@@ -72,7 +73,7 @@ def main() -> None:
     """Console-script entry point: ``HaechiError`` → its message and exit code (2 or 1); a
     missing optional dependency → the extra that provides it (exit 2)."""
     try:
-        app()
+        app(args=fill_optional_values(sys.argv[1:]))
     except HaechiError as exc:
         _fail(exc)
     except ModuleNotFoundError as exc:

@@ -7,11 +7,13 @@ from typing import Annotated
 
 import typer
 
+from haechi.chat.templates import TEMPLATES
 from haechi.cli.console import console
 from haechi.cli.options import BaseUrl, DbOption, ModelArgs, batch_size_value, model_arguments
 from haechi.cli.render import print_report
 from haechi.evaluate import EvalConfig, evaluate
 from haechi.evaluate.cache import ResponseCache
+from haechi.evaluate.config import DEFAULT_TEMPLATE
 from haechi.models import load
 from haechi.store import open_store
 from haechi.tasks import DocumentSource, check_data, resolve
@@ -94,6 +96,37 @@ def eval_command(
             "--bootstrap_iters; 0 skips it."
         ),
     ] = 100_000,
+    apply_chat_template: Annotated[
+        str | None,
+        typer.Option(
+            metavar="[TEMPLATE]",
+            help="Render prompts with a chat template, as lm-eval's --apply_chat_template: "
+            f"alone (or '{DEFAULT_TEMPLATE}'), the tokenizer's own (openai without a tokenizer: "
+            f"the server's); or {', '.join(TEMPLATES)}, or a Jinja template file.",
+        ),
+    ] = None,
+    fewshot_as_multiturn: Annotated[
+        bool | None,
+        typer.Option(
+            "--fewshot-as-multiturn/--no-fewshot-as-multiturn",
+            help="Each few-shot example its own user/assistant turns (default with a chat "
+            "template, as lm-eval), or all in one user turn.",
+        ),
+    ] = None,
+    system_instruction: Annotated[
+        str | None, typer.Option(help="A system turn before each prompt (with the description).")
+    ] = None,
+    think_end_token: Annotated[
+        str | None,
+        typer.Option(
+            help="Reasoning models: drop the generated text up to the last TOKEN (e.g. "
+            "'</think>') before filters and metrics; --max-gen-toks counts it."
+        ),
+    ] = None,
+    max_gen_toks: Annotated[
+        int | None,
+        typer.Option(help="Generated-token budget of generate_until tasks, reasoning included."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Evaluate a model on benchmark tasks; the run is stored and shown in `haechi leaderboard`.
@@ -116,6 +149,11 @@ def eval_command(
         log_samples=log_samples,
         chunk_size=chunk_size,
         bootstrap_iters=bootstrap_iters,
+        apply_chat_template=apply_chat_template,
+        fewshot_as_multiturn=fewshot_as_multiturn,
+        system_instruction=system_instruction,
+        think_end_token=think_end_token,
+        max_gen_toks=max_gen_toks,
     )
     # a typo in --tasks or a missing data file should not wait for a model to load
     specs, _ = resolve(config.tasks)

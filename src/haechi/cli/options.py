@@ -46,3 +46,20 @@ def batch_size_value(value: str | None) -> str | None:
     if value is None or value == "auto" or (value.isdigit() and int(value) > 0):
         return value
     raise typer.BadParameter(f"must be a positive integer or 'auto', got {value!r}")
+
+
+# Options whose value may be left out, as lm-eval's `--apply_chat_template [TEMPLATE]`
+# (argparse's nargs="?"): typer has no such option, so a bare one gets its default here.
+OPTIONAL_VALUES = {"--apply-chat-template": "default"}  # EvalConfig's DEFAULT_TEMPLATE
+
+
+def fill_optional_values(argv: list[str]) -> list[str]:
+    """``argv`` with the default value after an ``OPTIONAL_VALUES`` option that is last or
+    followed by another option."""
+    filled: list[str] = []
+    for index, arg in enumerate(argv):
+        filled.append(arg)
+        following = argv[index + 1] if index + 1 < len(argv) else None
+        if arg in OPTIONAL_VALUES and (following is None or following.startswith("-")):
+            filled.append(OPTIONAL_VALUES[arg])
+    return filled

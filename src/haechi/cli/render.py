@@ -81,6 +81,8 @@ def print_leaderboard(
             finished = row.finished_at.strftime("%Y-%m-%d %H:%M") if row.finished_at else ""
             cells += [finished, row.run_id]
         name = display_name(row.model_spec)
+        if row.chat_template is not None:
+            name += f" (chat template: {row.chat_template})"
         if row.partial is not None:
             table.add_row("–", f"{name} (partial: {row.partial})", *cells)
         else:

@@ -58,12 +58,23 @@ def decode_loglikelihood(value: str) -> LoglikelihoodResult:
 
 def encode_generation(result: Generation) -> str:
     # token log-probabilities are not cached: evaluation does not read them
-    return json.dumps([list(result.texts), list(result.finish_reasons)], ensure_ascii=False)
+    return json.dumps(
+        [
+            list(result.texts),
+            list(result.finish_reasons),
+            result.prompt_tokens,
+            result.completion_tokens,
+        ],
+        ensure_ascii=False,
+    )
 
 
 def decode_generation(value: str) -> Generation:
-    texts, reasons = json.loads(value)
-    return Generation(tuple(texts), tuple(reasons))
+    texts, reasons, *tokens = json.loads(value)  # entries cached before token counts: none
+    prompt_tokens, completion_tokens = tokens or (0, 0)
+    return Generation(
+        tuple(texts), tuple(reasons), None, int(prompt_tokens), int(completion_tokens)
+    )
 
 
 def default_cache_path() -> Path:

@@ -16,6 +16,20 @@ from haechi.tasks.spec import FilterStep, MatchOptions
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
 
 
+def strip_reasoning(text: str, think_end_token: str | None, stops: Sequence[str]) -> str:
+    """What a reasoning model answered: the text after the last ``think_end_token``, left
+    stripped, then cut at the first stop string (lm-eval 0.4.13's
+    ``postprocess_generated_text``); without a token, ``text`` as generated. A trace cut
+    off by the token budget has no marker and stays whole, as in lm-eval."""
+    if not think_end_token:
+        return text
+    text = text.split(think_end_token)[-1].lstrip()
+    for stop in stops:
+        if stop:
+            text = text.split(stop)[0]
+    return text
+
+
 def apply_filter(steps: Sequence[FilterStep], answers: Sequence[str]) -> str:
     """Run one pipeline over a document's answers (one per repeat) and return the result."""
     values = list(answers)

@@ -3,10 +3,14 @@
 A run is partial when it evaluated part of each task (``--limit``) or the bundled sample
 documents (``--samples``): its numbers are not comparable with full runs, so it is left out
 by default and, when included, listed unranked after the full rows, with its mark.
+
+Runs of one model under different prompt formats (chat template and its hash, system
+instruction, reasoning marker) are different rows: their numbers never mix.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -33,6 +37,7 @@ class LeaderboardRow(BaseModel):
     finished_at: datetime
     values: dict[str, float]
     partial: str | None = None
+    chat_template: str | None = None  # ``chat_template_mark``: None for plain prompts
 
 
 class Leaderboard(BaseModel):
@@ -60,11 +65,35 @@ def partial_mark(config: Mapping[str, Any]) -> str | None:
     return None
 
 
+def chat_template_mark(config: Mapping[str, Any]) -> str | None:
+    """The chat template a run's prompts went through: its source and hash
+    (``tokenizer 3f2a9c1b``, ``chatml 0d1e…``, ``server`` when only the server knew it), or
+    ``None`` for plain prompts."""
+    chat = config.get("chat_template")
+    if not isinstance(chat, Mapping):
+        return None
+    digest = chat.get("hash")
+    return f"{chat.get('source')} {str(digest)[:8]}" if digest else str(chat.get("source"))
+
+
+def _row_key(run: RunRecord) -> str:
+    """One row per model and prompt format."""
+    options = run.config.get("eval") or {}
+    prompt_format = [
+        run.config.get("chat_template"),
+        options.get("system_instruction"),
+        options.get("think_end_token"),
+    ]
+    if not any(prompt_format):
+        return run.model_fingerprint  # plain prompts
+    return run.model_fingerprint + json.dumps(prompt_format, sort_keys=True, default=str)
+
+
 def leaderboard(
     store: Store, group: str | None = None, *, include_partial: bool = False
 ) -> Leaderboard:
-    """One row per model fingerprint from its completed full ``eval`` runs (plus one per
-    partial run with ``include_partial``).
+    """One row per model fingerprint and prompt format from its completed full ``eval`` runs
+    (plus one per partial run with ``include_partial``).
 
     Each task's value is the primary metric of the newest completed run that has that
     task. Rows are sorted by the ``group`` column when given, else by the mean of the
@@ -79,7 +108,7 @@ def leaderboard(
     runs.sort(key=lambda r: r.id)
     runs.sort(key=lambda r: r.finished_at or _EPOCH, reverse=True)  # newest first, stable
     partial = [r for r in runs if partial_mark(r.config) is not None]
-    rows = _fold([r for r in runs if partial_mark(r.config) is None], lambda r: r.model_fingerprint)
+    rows = _fold([r for r in runs if partial_mark(r.config) is None], _row_key)
     extra = _fold(partial, lambda r: r.id) if include_partial else []
     is_group: dict[str, bool] = {}
     for run in runs:
@@ -117,6 +146,7 @@ def _fold(runs: list[RunRecord], key: Callable[[RunRecord], str]) -> list[Leader
             finished_at=run.finished_at or _EPOCH,
             values=values[k],
             partial=partial_mark(run.config),
+            chat_template=chat_template_mark(run.config),
         )
         for k, run in newest.items()
         if values[k]
@@ -132,8 +162,14 @@ def _ranked(
         keys = [g for g in groups if g in row.values] if groups else list(row.values)
         return sum(row.values[k] for k in keys) / len(keys) if keys else None
 
-    def sort_key(row: LeaderboardRow) -> tuple[bool, float, str, str]:
+    def sort_key(row: LeaderboardRow) -> tuple[bool, float, str, str, str]:
         value = score(row)
-        return (value is None, -(value or 0.0), row.model_spec, row.model_fingerprint)
+        return (
+            value is None,
+            -(value or 0.0),
+            row.model_spec,
+            row.model_fingerprint,
+            row.chat_template or "",
+        )
 
     return sorted(rows, key=sort_key)

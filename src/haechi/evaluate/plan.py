@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from haechi.errors import InputError
 from haechi.evaluate.config import EvalConfig
 from haechi.tasks import Document, DocumentSource
-from haechi.tasks.prompts import FewshotSampler, Prompt, build_prompt
+from haechi.tasks.prompts import PLAIN, FewshotSampler, Prompt, PromptStyle, build_prompt
 from haechi.tasks.registry import load_documents
 from haechi.tasks.spec import TaskSpec
 
@@ -29,13 +29,15 @@ class TaskPlan:
     docs: tuple[Document, ...] = ()  # the evaluated documents, aligned with prompts
 
 
-def plan_task(spec: TaskSpec, config: EvalConfig, source: DocumentSource) -> list[TaskPlan]:
+def plan_task(
+    spec: TaskSpec, config: EvalConfig, source: DocumentSource, style: PromptStyle = PLAIN
+) -> list[TaskPlan]:
     """Load the evaluated split and build every prompt; one plan per subtask when the spec
     partitions its documents (``subtask_field``), else one plan.
 
     ``limit`` takes the first N documents of each (sub)task. When the few-shot pool is
     smaller than asked (bundled samples hold a handful), all of it is used and the recorded
-    n-shot says so.
+    n-shot says so. ``style`` is the system instruction and chat template, if any.
     """
     docs = load_documents(spec, spec.dataset.test_split, source)
     if not docs:
@@ -45,11 +47,19 @@ def plan_task(spec: TaskSpec, config: EvalConfig, source: DocumentSource) -> lis
     same_split = fewshot_split == spec.dataset.test_split
     pool = docs if same_split else load_documents(spec, fewshot_split, source) if k else []
     if spec.subtask_field is None:
-        return [_plan(spec, spec.task, docs, pool, k, same_split, config, None)]
+        return [_plan(spec, spec.task, docs, pool, k, same_split, config, style, None)]
     docs_by, pool_by = _partition(spec, docs), _partition(spec, pool)
     return [
         _plan(
-            spec, f"{spec.task}_{key}", part, pool_by.get(key, []), k, same_split, config, spec.task
+            spec,
+            f"{spec.task}_{key}",
+            part,
+            pool_by.get(key, []),
+            k,
+            same_split,
+            config,
+            style,
+            spec.task,
         )
         for key, part in docs_by.items()
     ]
@@ -74,6 +84,7 @@ def _plan(
     k: int,
     same_split: bool,
     config: EvalConfig,
+    style: PromptStyle,
     parent: str | None,
 ) -> TaskPlan:
     available = len(pool) - (1 if same_split else 0)
@@ -86,5 +97,5 @@ def _plan(
         spec, pool, same_split=same_split, seed=config.seed, mode=config.fewshot_sampling
     )
     evaluated = docs[: config.limit] if config.limit is not None else docs
-    prompts = [build_prompt(spec, doc, sampler.draw(doc, k)) for doc in evaluated]
+    prompts = [build_prompt(spec, doc, sampler.draw(doc, k), style) for doc in evaluated]
     return TaskPlan(spec, name, prompts, k, len(docs), parent, tuple(evaluated))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from haechi.evaluate.cache import ResponseCache
+from haechi.evaluate.chat_format import ChatFormat, chat_format, prompt_style, require_scoring
 from haechi.evaluate.config import EvalConfig
 from haechi.evaluate.execute import run_generation, run_loglikelihood
 from haechi.evaluate.plan import TaskPlan, plan_task
@@ -68,12 +69,16 @@ def evaluate(
     started = time.perf_counter()
     specs, group_specs = resolve(config.tasks)
     source = DocumentSource.choose(config.data_dir, config.samples)
-    plans = [plan for spec in specs for plan in plan_task(spec, config, source)]
+    chat = chat_format(model, config)
+    style = prompt_style(chat, config)
+    plans = [plan for spec in specs for plan in plan_task(spec, config, source, style)]
+    require_scoring(chat, model, [p.name for p in plans if p.spec.output_type != "generate_until"])
     run_config = {
         "model": model.name,
         "model_fingerprint": model.fingerprint,
         "model_config": model.describe(),
         "eval": config.model_dump(mode="json"),
+        "chat_template": chat.record() if chat is not None else None,
         "prompt_hashes": {p.name: _plan_hash(p) for p in plans},
     }
     run_config["resume_key"] = _resume_key(run_config)
@@ -81,7 +86,7 @@ def evaluate(
     run_id = _start_or_resume(store, model, run_config, versions) if store is not None else None
     try:
         before = replace(model.stats)
-        scores, counts = _score_plans(model, plans, config, cache, progress)
+        scores, counts = _score_plans(model, plans, config, chat, cache, progress)
         summaries = summarise(scores)
         by_name = {s.name: s for s in summaries}
         groups = {g: group_score(spec, by_name) for g, spec in group_specs.items()}
@@ -91,6 +96,7 @@ def evaluate(
             "naive_tokens": model.stats.naive_tokens - before.naive_tokens,
             "floor_tokens": model.stats.floor_tokens - before.floor_tokens,
             "cached_tokens": model.stats.cached_tokens - before.cached_tokens,
+            "generated_tokens": model.stats.generated_tokens - before.generated_tokens,
             "wall_seconds": round(time.perf_counter() - started, 3),
         }
         config_record = {**run_config, "versions": versions, "run_id": run_id}
@@ -115,6 +121,7 @@ def _score_plans(
     model: LanguageModel,
     plans: Sequence[TaskPlan],
     config: EvalConfig,
+    chat: ChatFormat | None,
     cache: ResponseCache | None,
     progress: bool,
 ) -> tuple[list[TaskScore], dict[str, int]]:
@@ -126,7 +133,12 @@ def _score_plans(
     ll_results, ll_hits = run_loglikelihood(
         model, [r for rs in ll_requests for r in rs], chunk=chunk, cache=cache, progress=progress
     )
-    gen_requests = [generation_requests(p) for p in generation_plans]
+    gen_requests = [
+        generation_requests(
+            p, chat, think_end_token=config.think_end_token, max_gen_toks=config.max_gen_toks
+        )
+        for p in generation_plans
+    ]
     gen_results, gen_hits = run_generation(
         model, [r for rs in gen_requests for r in rs], chunk=chunk, cache=cache, progress=progress
     )
@@ -141,7 +153,9 @@ def _score_plans(
         offset += len(task_requests)
     offset = 0
     for plan, generations in zip(generation_plans, gen_requests, strict=True):
-        scored[plan.name] = score_generations(plan, gen_results[offset : offset + len(generations)])
+        scored[plan.name] = score_generations(
+            plan, gen_results[offset : offset + len(generations)], config.think_end_token
+        )
         offset += len(generations)
     counts = {
         "requests": sum(map(len, ll_requests)) + sum(map(len, gen_requests)),
@@ -153,10 +167,16 @@ def _score_plans(
 
 
 def _resume_key(run_config: dict[str, Any]) -> str:
-    """Identical for two runs of the same model, tasks, options and prompts."""
+    """Identical for two runs of the same model, tasks, options, chat template and prompts."""
     eval_options = {k: v for k, v in run_config["eval"].items() if k != "output"}
+    parts = [
+        run_config["model_fingerprint"],
+        eval_options,
+        run_config["prompt_hashes"],
+        run_config.get("chat_template"),  # its hash: the same prompts under two templates differ
+    ]
     blob = json.dumps(
-        [run_config["model_fingerprint"], eval_options, run_config["prompt_hashes"]],
+        parts,
         sort_keys=True,
         default=str,
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from haechi.evaluate.filters import apply_filter
+from haechi.evaluate.chat_format import ChatFormat
+from haechi.evaluate.filters import apply_filter, strip_reasoning
 from haechi.evaluate.metrics import (
     AGGREGATIONS,
     METRICS,
@@ -66,9 +67,11 @@ class GenerationSample:
     values: dict[str, float]
     prompt_hash: str
     fewshot_ids: tuple[int, ...]
+    completion_tokens: int = 0  # every generated token, reasoning included
+    reply: str | None = None  # the response after its reasoning (``think_end_token``)
 
     def record(self) -> dict[str, object]:
-        return {
+        record: dict[str, object] = {
             "doc_id": self.doc_id,
             "target": self.answer,
             "response": self.response,
@@ -76,7 +79,11 @@ class GenerationSample:
             "metrics": self.values,
             "prompt_hash": self.prompt_hash,
             "fewshot_ids": list(self.fewshot_ids),
+            "completion_tokens": self.completion_tokens,
         }
+        if self.reply is not None:
+            record["reply"] = self.reply
+        return record
 
 
 @dataclass(frozen=True)
@@ -150,9 +157,11 @@ def score_task(
     return TaskScore(plan, metrics, samples)
 
 
-def score_generations(plan: TaskPlan, responses: Sequence[Generation]) -> TaskScore:
+def score_generations(
+    plan: TaskPlan, responses: Sequence[Generation], think_end_token: str | None = None
+) -> TaskScore:
     """Each generation metric per filter pipeline (``<metric>,<filter>``) from each
-    document's generated text."""
+    document's generated text (after its reasoning, with a ``think_end_token``)."""
     spec = plan.spec
     scorers = {
         name: metric
@@ -161,9 +170,8 @@ def score_generations(plan: TaskPlan, responses: Sequence[Generation]) -> TaskSc
     }
     samples = []
     for prompt, response in zip(plan.prompts, responses, strict=True):
-        filtered = {
-            name: apply_filter(steps, response.texts) for name, steps in spec.filters.items()
-        }
+        texts = [strip_reasoning(t, think_end_token, spec.generation.until) for t in response.texts]
+        filtered = {name: apply_filter(steps, texts) for name, steps in spec.filters.items()}
         values = {
             f"{name},{filter_name}": metric.score(answer, prompt.answer, spec.exact_match)
             for name, metric in scorers.items()
@@ -172,7 +180,8 @@ def score_generations(plan: TaskPlan, responses: Sequence[Generation]) -> TaskSc
         samples.append(
             GenerationSample(
                 prompt.doc_id, prompt.answer, response.text, filtered, values,
-                prompt.prompt_hash, prompt.fewshot_ids,
+                prompt.prompt_hash, prompt.fewshot_ids, response.completion_tokens,
+                texts[0] if think_end_token else None,
             )
         )  # fmt: skip
     metrics = {
@@ -182,15 +191,32 @@ def score_generations(plan: TaskPlan, responses: Sequence[Generation]) -> TaskSc
     return TaskScore(plan, metrics, samples)
 
 
-def generation_requests(plan: TaskPlan) -> list[GenerationRequest]:
-    """One greedy (or sampled, per the spec) generation request per document."""
+def generation_requests(
+    plan: TaskPlan,
+    chat: ChatFormat | None = None,
+    *,
+    think_end_token: str | None = None,
+    max_gen_toks: int | None = None,
+) -> list[GenerationRequest]:
+    """One greedy (or sampled, per the spec) generation request per document: the prompt
+    text, or its chat messages where the server renders the template.
+
+    ``max_gen_toks`` (default: the task's) counts every generated token, reasoning
+    included. With a
+    ``think_end_token`` the task's stop strings are not sent (a reasoning trace holds
+    "\n\n" often): they cut the answer after the reasoning is stripped, as lm-eval's vLLM
+    backend does; a bundled template's end-of-turn strings still stop the model.
+    """
     gen = plan.spec.generation
+    stop = (() if think_end_token else tuple(gen.until)) + (chat.stop if chat else ())
+    messages = chat is not None and chat.send_messages
     return [
         GenerationRequest(
-            prompt=p.context,
-            max_new_tokens=gen.max_gen_toks,
+            prompt=None if messages else p.context,
+            messages=p.messages if messages else None,
+            max_new_tokens=max_gen_toks or gen.max_gen_toks,
             temperature=gen.temperature,
-            stop=tuple(gen.until),
+            stop=stop,
         )
         for p in plan.prompts
     ]

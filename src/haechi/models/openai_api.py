@@ -118,6 +118,13 @@ class OpenAIModel:
 
     # -- public, synchronous ------------------------------------------------------------
 
+    def local_tokenizer(self) -> Any:
+        """The ``tokenizer`` argument's tokenizer (loaded once), or ``None`` without one: what
+        renders a chat template here for ``/completions``."""
+        if self.args.tokenizer:
+            self._load_tokenizer()
+        return self._tokenizer
+
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
         """Score each continuation (nats) from one echoed ``/completions`` call per request."""
         if self.args.tokenizer:
@@ -225,7 +232,10 @@ class OpenAIModel:
             raise BackendError(
                 f"the server split the prompt into {echo.prompt_tokens} tokens but tokenizer "
                 f"{self.args.tokenizer!r} gives {whole}; the tokenizer argument must be the "
-                "served model's tokenizer (or leave it out to use the server's text_offset)"
+                "served model's tokenizer (or leave it out to use the server's text_offset). "
+                "With a chat template: this server does not read special tokens written in "
+                "a prompt's text (llama-cpp-python's does not), so it cannot score templated "
+                "prompts; vLLM's can"
             )
         return min(max(whole - n_context, 0), len(echo.tokens))
 

@@ -2,21 +2,24 @@
 
 The layout follows lm-evaluation-harness 0.4.13 so prompts are byte-identical:
 ``description + Σ(question + target_delimiter + answer + fewshot_delimiter) + question``,
-and each choice is scored as the continuation ``target_delimiter + choice``.
+and each choice is scored as the continuation ``target_delimiter + choice``. The pieces are
+turns (``turns.py``), so a chat template renders the same ones (``PromptStyle``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from haechi.documents import Document
 from haechi.errors import InputError
+from haechi.models.base import ChatMessage
 from haechi.tasks.spec import TaskSpec
 from haechi.tasks.templates import expression_value, render
+from haechi.tasks.turns import Turn, as_messages, as_text, join_instruction
 
 SamplingMode = Literal["haechi", "lm-eval"]
 
@@ -38,11 +41,14 @@ class Prompt:
     pairs: tuple[tuple[str, str], ...] = ()
     answer: str = ""
     labels: tuple[int, ...] | None = None
+    messages: tuple[ChatMessage, ...] | None = None  # the conversation, under a chat template
 
     @property
     def prompt_hash(self) -> str:
-        blob = "\x1f".join((self.context, *(c + "\x1e" + x for c, x in self.pairs)))
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+        parts = [self.context, *(c + "\x1e" + x for c, x in self.pairs)]
+        if self.messages is not None:
+            parts += [m.role + "\x1d" + m.content for m in self.messages]
+        return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
 def doc_text(spec: TaskSpec, doc: Document) -> str:
@@ -82,27 +88,60 @@ def doc_target(spec: TaskSpec, doc: Document, choices: Sequence[str]) -> int:
     return value
 
 
-def build_prompt(spec: TaskSpec, doc: Document, fewshot: Sequence[Document]) -> Prompt:
+@dataclass(frozen=True)
+class PromptStyle:
+    """How a prompt's turns become text, as lm-eval 0.4.13's ``--system_instruction``,
+    ``--apply_chat_template`` and ``--fewshot_as_multiturn``.
+
+    ``chat`` sends the turns through a chat template: ``render`` (the conversation → the
+    prompt text ending in the assistant's turn), or, without one, only as messages for a
+    server to render (generation only). Under a chat template the target delimiter is
+    dropped: the choice follows the assistant header directly.
+    """
+
+    system_instruction: str | None = None
+    chat: bool = False
+    multiturn: bool = False
+    render: Callable[[Sequence[ChatMessage]], str] | None = None
+
+    def context(self, turns: Sequence[Turn]) -> tuple[str, tuple[ChatMessage, ...] | None]:
+        """The prompt text (empty when only a server can render it) and the messages."""
+        if not self.chat:
+            return as_text(turns), None
+        messages = as_messages(turns, multiturn=self.multiturn)
+        return (self.render(messages) if self.render else ""), messages
+
+
+PLAIN = PromptStyle()
+
+
+def build_prompt(
+    spec: TaskSpec, doc: Document, fewshot: Sequence[Document], style: PromptStyle = PLAIN
+) -> Prompt:
     """The context (description, few-shot examples, question) and what is scored after it."""
     description = render(spec.description, doc.fields, where=doc.origin, field="description")
+    system = join_instruction(style.system_instruction, description, spec.fewshot_delimiter)
+    head = [Turn("system", system)] if system else []
     ids = tuple(s.doc_id for s in fewshot)
-    delim, shot_end = spec.target_delimiter, spec.fewshot_delimiter
+    delim = "" if style.chat else spec.target_delimiter
     if spec.output_type == "generate_until":
-        shots = "".join(doc_text(spec, s) + delim + doc_answer(spec, s) + shot_end for s in fewshot)
-        context = description + shots + doc_text(spec, doc)
-        return Prompt(doc.doc_id, context, (), -1, ids, answer=doc_answer(spec, doc))
+        shots = _shots(spec, [(doc_text(spec, s), doc_answer(spec, s)) for s in fewshot])
+        context, messages = style.context([*head, *shots, Turn("user", doc_text(spec, doc))])
+        return Prompt(
+            doc.doc_id, context, (), -1, ids, answer=doc_answer(spec, doc), messages=messages
+        )
     if spec.doc_to_continuation is not None:
         # the choices are alternative contexts, each followed by the same continuation
-        shots = "".join(
-            _gold_choice(spec, s) + delim + _continuation(spec, s) + shot_end for s in fewshot
-        )
+        shots = _shots(spec, [(_gold_choice(spec, s), _continuation(spec, s)) for s in fewshot])
         choices = doc_choices(spec, doc)
         target = doc_target(spec, doc, choices)
         continuation = delim + _continuation(spec, doc)
-        pairs = tuple((description + shots + c, continuation) for c in choices)
-        return Prompt(doc.doc_id, description + shots, tuple(choices), target, ids, pairs)
-    shots = "".join(doc_text(spec, s) + delim + _gold_choice(spec, s) + shot_end for s in fewshot)
-    context = description + shots + doc_text(spec, doc)
+        pairs = tuple(
+            (style.context([*head, *shots, Turn("user", c)])[0], continuation) for c in choices
+        )
+        return Prompt(doc.doc_id, as_text([*head, *shots]), tuple(choices), target, ids, pairs)
+    shots = _shots(spec, [(doc_text(spec, s), _gold_choice(spec, s)) for s in fewshot])
+    context, messages = style.context([*head, *shots, Turn("user", doc_text(spec, doc))])
     choices = doc_choices(spec, doc)
     return Prompt(
         doc_id=doc.doc_id,
@@ -112,7 +151,21 @@ def build_prompt(spec: TaskSpec, doc: Document, fewshot: Sequence[Document]) -> 
         fewshot_ids=ids,
         pairs=tuple((context, delim + c) for c in choices),
         labels=doc_labels(spec, doc, len(choices)),
+        messages=messages,
     )
+
+
+def _shots(spec: TaskSpec, examples: Sequence[tuple[str, str]]) -> list[Turn]:
+    """Each example as a user turn (the question, then the target delimiter) and an
+    assistant turn (the answer, then the few-shot delimiter)."""
+    return [
+        turn
+        for question, answer in examples
+        for turn in (
+            Turn("user", question, spec.target_delimiter),
+            Turn("assistant", answer, spec.fewshot_delimiter),
+        )
+    ]
 
 
 def doc_answer(spec: TaskSpec, doc: Document) -> str:
