@@ -8,11 +8,20 @@ from typing import Annotated
 import typer
 
 from haechi.cli.console import console
-from haechi.cli.options import BaseUrl, DbOption, ModelArgs, batch_size_value, model_arguments
+from haechi.cli.options import (
+    BaseUrl,
+    DataParallel,
+    DbOption,
+    ModelArgs,
+    RayAddress,
+    batch_size_value,
+    model_arguments,
+    replica_count,
+)
 from haechi.cli.render import print_report
 from haechi.evaluate import EvalConfig, evaluate
 from haechi.evaluate.cache import ResponseCache
-from haechi.models import load
+from haechi.evaluate.replicas import load_model
 from haechi.store import open_store
 from haechi.tasks import DocumentSource, check_data, resolve
 from haechi.validation import validated
@@ -95,6 +104,8 @@ def eval_command(
         ),
     ] = 100_000,
     db: DbOption = None,
+    data_parallel: DataParallel = None,
+    ray_address: RayAddress = None,
 ) -> None:
     """Evaluate a model on benchmark tasks; the run is stored and shown in `haechi leaderboard`.
 
@@ -120,7 +131,9 @@ def eval_command(
     # a typo in --tasks or a missing data file should not wait for a model to load
     specs, _ = resolve(config.tasks)
     check_data(specs, DocumentSource.choose(config.data_dir, config.samples), config.num_fewshot)
-    lm = load(model, **args)
+    lm = load_model(
+        model, args, data_parallel=replica_count(data_parallel), ray_address=ray_address
+    )
     responses = None if no_cache else ResponseCache(cache)
     try:
         with open_store(db) as store:

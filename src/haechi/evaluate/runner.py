@@ -15,6 +15,7 @@ from haechi.evaluate.cache import ResponseCache
 from haechi.evaluate.config import EvalConfig
 from haechi.evaluate.execute import run_generation, run_loglikelihood
 from haechi.evaluate.plan import TaskPlan, plan_task
+from haechi.evaluate.replicas import ReplicatedModel
 from haechi.evaluate.report import results_document, write_outputs
 from haechi.evaluate.scoring import (
     Summary,
@@ -73,6 +74,7 @@ def evaluate(
         "model": model.name,
         "model_fingerprint": model.fingerprint,
         "model_config": model.describe(),
+        **(model.placement() if isinstance(model, ReplicatedModel) else {"data_parallel": 1}),
         "eval": config.model_dump(mode="json"),
         "prompt_hashes": {p.name: _plan_hash(p) for p in plans},
     }
