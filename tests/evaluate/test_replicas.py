@@ -208,11 +208,32 @@ def test_cli_on_a_ray_cluster(ray_cluster: str, tiny_llama_dir: Path, tmp_path: 
     assert config["replica_resources"] == {"num_cpus": 1}
 
 
-def test_missing_ray_is_a_clear_error(
-    tiny_llama_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_ray_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from haechi.errors import MissingExtraError
 
     monkeypatch.setitem(sys.modules, "ray", None)  # what an install without the extra sees
     with pytest.raises(MissingExtraError, match=r"haechi\[ray\]"):
-        RayReplicas(f"hf/{tiny_llama_dir}", {}, replicas=2)
+        RayReplicas("hf/any-model", {}, replicas=2)
+
+
+def test_placement_on_gpus_and_cores() -> None:
+    from haechi.errors import InputError
+    from haechi.evaluate.replicas import _placement
+
+    # one GPU per hf replica; a vLLM replica holds its tensor x pipeline parallel GPUs
+    assert _placement("hf/m", {}, "auto", {"GPU": 8, "CPU": 64}) == (
+        8,
+        {"num_gpus": 1, "num_cpus": 1},
+    )
+    vllm_args = {"tensor_parallel_size": "2", "pipeline_parallel_size": "2"}
+    assert _placement("vllm/m", vllm_args, "auto", {"GPU": 8}) == (
+        2,
+        {"num_gpus": 4, "num_cpus": 1},
+    )
+    with pytest.raises(InputError, match="do not fit"):
+        _placement("vllm/m", vllm_args, 3, {"GPU": 8})
+    # no GPU: the cores are shared out, and "auto" asks for a number
+    assert _placement("hf/m", {}, 2, {"CPU": 2}) == (2, {"num_cpus": 1})
+    assert _placement("hf/m", {}, 3, {"CPU": 16}) == (3, {"num_cpus": 5})
+    with pytest.raises(InputError, match="--data-parallel 2"):
+        _placement("hf/m", {}, "auto", {"CPU": 2})

@@ -65,7 +65,7 @@ DataParallel = Annotated[
     typer.Option(
         "--data-parallel",
         help="Run N model replicas side by side as Ray actors (N, or 'auto': one per GPU); "
-        "requests are sharded by prefix tree. Needs haechi[ray].",
+        "requests are sharded by prefix tree. Needs the ray extra.",
         callback=data_parallel_value,
     ),
 ]

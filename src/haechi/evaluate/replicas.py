@@ -104,25 +104,22 @@ class RayReplicas:
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
             _start_ray(ray, address, replicas)
-        count, resources = _placement(spec, args, replicas, ray.cluster_resources())
-        actor = ray.remote(_Replica)
-        self._actors: list[Any] = [
-            actor.options(**resources).remote(spec, args) for _ in range(count)
-        ]
+        self._actors: list[Any] = []
         self._closed = False
         atexit.register(self.close)
         try:
+            count, resources = _placement(spec, args, replicas, ray.cluster_resources())
+            actor = ray.remote(_Replica)
+            self._actors = [actor.options(**resources).remote(spec, args) for _ in range(count)]
             identities = _gather([a.load.remote() for a in self._actors])
+            if len({fingerprint for _, fingerprint, _ in identities}) > 1:
+                raise BackendError(
+                    f"the replicas of {spec} loaded different models: every node needs the "
+                    "same checkpoint at the same path"
+                )
         except BaseException:
-            self.close()
+            self.close()  # no replica or local Ray outlives a failed start
             raise
-        fingerprints = {fingerprint for _, fingerprint, _ in identities}
-        if len(fingerprints) > 1:
-            self.close()
-            raise BackendError(
-                f"the replicas of {spec} loaded different models ({len(fingerprints)} "
-                "fingerprints): every node needs the same checkpoint at the same path"
-            )
         self.name, self.fingerprint, self._description = identities[0]
         self.replicas = count
         self.stats = TokenStats()
@@ -275,7 +272,7 @@ def _absolute_spec(spec: str) -> str:
     """A local model folder named relative to here, made absolute: replicas run elsewhere."""
     parsed = parse_spec(spec)
     local = Path(parsed.target).expanduser()
-    if parsed.target.startswith((".", "~")) and local.is_dir():
+    if not local.is_absolute() and local.is_dir():
         return f"{parsed.backend}/{local.resolve()}"
     return spec
 
