@@ -25,7 +25,7 @@ from haechi.models import LanguageModel, load
 from haechi.models.smoke import build_tiny_model
 
 sys.path.insert(0, str(Path(__file__).parent))
-from eval_vs_lmeval import synthetic_data  # noqa: E402
+from eval_vs_lmeval import synthetic_data
 
 TASKS = [("arc_challenge", 25), ("hellaswag", 10)]
 
@@ -40,7 +40,12 @@ def run(model: LanguageModel, data: Path) -> dict[str, Any]:
         scores[task] = (summary.metrics["acc"].value, summary.metrics["acc_norm"].value)
         forwarded += report.document["stats"]["forwarded_tokens"]
         lls += [ll for s in report.scores[0].samples for ll in s.loglikelihoods]  # type: ignore[union-attr]
-    return {"seconds": time.perf_counter() - started, "forwarded": forwarded, "scores": scores, "lls": lls}
+    return {
+        "seconds": time.perf_counter() - started,
+        "forwarded": forwarded,
+        "scores": scores,
+        "lls": lls,
+    }
 
 
 def main() -> None:
@@ -56,20 +61,27 @@ def main() -> None:
             intermediate_size=1536, max_positions=4096,
         )  # fmt: skip
         spec = f"hf/{model_dir}"
-        rows = [("in-process", 0.0, run(load(spec), work / "data"))]
+        print("| run | start s | eval s | forwarded tokens | scores (acc/acc_norm) | max abs dll |")
+        print("|---|---|---|---|---|---|", flush=True)
+        reference = run(load(spec), work / "data")
+        show("in-process", 0.0, reference, reference)
         for count in (1, options.replicas):
             started = time.perf_counter()
             with RayReplicas(spec, {}, replicas=count) as model:
                 startup = time.perf_counter() - started
-                rows.append((f"{count} replica(s) on local Ray", startup, run(model, work / "data")))
-        reference = rows[0][2]
-        print("| run | start s | eval s | forwarded tokens | scores (acc/acc_norm) | max abs dll |")
-        print("|---|---|---|---|---|---|")
-        for name, startup, result in rows:
-            delta = max(abs(a - b) for a, b in zip(result["lls"], reference["lls"], strict=True))
-            same = "identical" if result["scores"] == reference["scores"] else str(result["scores"])
-            print(f"| {name} | {startup:.1f} | {result['seconds']:.1f} | {result['forwarded']:,} "
-                  f"| {same} | {delta:.1e} |")  # fmt: skip
+                show(
+                    f"{count} replica(s) on local Ray",
+                    startup,
+                    run(model, work / "data"),
+                    reference,
+                )
+
+
+def show(name: str, startup: float, result: dict[str, Any], reference: dict[str, Any]) -> None:
+    delta = max(abs(a - b) for a, b in zip(result["lls"], reference["lls"], strict=True))
+    same = "identical" if result["scores"] == reference["scores"] else str(result["scores"])
+    print(f"| {name} | {startup:.1f} | {result['seconds']:.1f} | {result['forwarded']:,} "
+          f"| {same} | {delta:.1e} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
