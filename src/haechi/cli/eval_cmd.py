@@ -9,12 +9,21 @@ import typer
 
 from haechi.chat.templates import TEMPLATES
 from haechi.cli.console import console
-from haechi.cli.options import BaseUrl, DbOption, ModelArgs, batch_size_value, model_arguments
+from haechi.cli.options import (
+    BaseUrl,
+    DataParallel,
+    DbOption,
+    ModelArgs,
+    RayAddress,
+    batch_size_value,
+    model_arguments,
+    replica_count,
+)
 from haechi.cli.render import print_report
 from haechi.evaluate import EvalConfig, evaluate
 from haechi.evaluate.cache import ResponseCache
 from haechi.evaluate.config import DEFAULT_TEMPLATE
-from haechi.models import load
+from haechi.evaluate.replicas import load_model
 from haechi.store import open_store
 from haechi.tasks import DocumentSource, check_data, resolve
 from haechi.validation import validated
@@ -128,6 +137,8 @@ def eval_command(
         typer.Option(help="Generated-token budget of generate_until tasks, reasoning included."),
     ] = None,
     db: DbOption = None,
+    data_parallel: DataParallel = None,
+    ray_address: RayAddress = None,
 ) -> None:
     """Evaluate a model on benchmark tasks; the run is stored and shown in `haechi leaderboard`.
 
@@ -158,7 +169,9 @@ def eval_command(
     # a typo in --tasks or a missing data file should not wait for a model to load
     specs, _ = resolve(config.tasks)
     check_data(specs, DocumentSource.choose(config.data_dir, config.samples), config.num_fewshot)
-    lm = load(model, **args)
+    lm = load_model(
+        model, args, data_parallel=replica_count(data_parallel), ray_address=ray_address
+    )
     responses = None if no_cache else ResponseCache(cache)
     try:
         with open_store(db) as store:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -63,3 +63,34 @@ def fill_optional_values(argv: list[str]) -> list[str]:
         if arg in OPTIONAL_VALUES and (following is None or following.startswith("-")):
             filled.append(OPTIONAL_VALUES[arg])
     return filled
+
+
+def data_parallel_value(value: str | None) -> str | None:
+    """Check ``--data-parallel`` (a positive integer or ``auto``) where it is parsed."""
+    if value is None or value == "auto" or (value.isdigit() and int(value) > 0):
+        return value
+    raise typer.BadParameter(f"must be a positive integer or 'auto', got {value!r}")
+
+
+def replica_count(value: str | None) -> int | Literal["auto"] | None:
+    """``--data-parallel``'s checked text as the library takes it."""
+    return "auto" if value == "auto" else None if value is None else int(value)
+
+
+DataParallel = Annotated[
+    str | None,
+    typer.Option(
+        "--data-parallel",
+        help="Run N model replicas side by side as Ray actors (N, or 'auto': one per GPU); "
+        "requests are sharded by prefix tree. Needs the ray extra.",
+        callback=data_parallel_value,
+    ),
+]
+
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="Place the replicas on this Ray cluster (e.g. 10.0.0.5:6379); default: a local Ray started for the run.",
+    ),
+]

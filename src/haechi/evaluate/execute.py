@@ -2,13 +2,16 @@
 
 Chunks are fixed slices of the request list and each is cached whole, so a resumed run
 recomputes exactly the chunks an interrupted one had not finished, with the same batches:
-the numbers are the ones an uninterrupted run gives.
+the numbers are the ones an uninterrupted run gives. A data-parallel model
+(``evaluate/replicas.py``) gets the requests sharded by prefix tree instead
+(``evaluate/shards.py``): its replicas run their chunks side by side, each chunk is cached
+as it comes back, and one bar counts them all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from haechi.evaluate.cache import (
     ResponseCache,
@@ -19,6 +22,8 @@ from haechi.evaluate.cache import (
     generation_key,
     loglikelihood_key,
 )
+from haechi.evaluate.replicas import Method, ReplicatedModel
+from haechi.evaluate.shards import prefix_text, shard_chunks
 from haechi.models.base import (
     Generation,
     GenerationRequest,
@@ -42,7 +47,7 @@ def run_loglikelihood(
 ) -> tuple[list[LoglikelihoodResult], int]:
     """Results in request order, and how many came from the cache."""
     return _run_cached(
-        model.fingerprint, requests, model.loglikelihood, chunk, cache, progress, "scoring",
+        model, "loglikelihood", requests, chunk, cache, progress, "scoring",
         loglikelihood_key, encode_loglikelihood, decode_loglikelihood,
     )  # fmt: skip
 
@@ -57,15 +62,15 @@ def run_generation(
 ) -> tuple[list[Generation], int]:
     """Generations in request order, and how many came from the cache."""
     return _run_cached(
-        model.fingerprint, requests, model.generate, chunk, cache, progress, "generating",
+        model, "generate", requests, chunk, cache, progress, "generating",
         generation_key, encode_generation, decode_generation,
     )  # fmt: skip
 
 
 def _run_cached(
-    fingerprint: str,
+    model: LanguageModel,
+    method: Method,
     requests: Sequence[Req],
-    compute: Callable[[Sequence[Req]], list[Res]],
     chunk: int,
     cache: ResponseCache | None,
     progress: bool,
@@ -75,21 +80,55 @@ def _run_cached(
     decode: Callable[[str], Res],
 ) -> tuple[list[Res], int]:
     keys = [key(r) for r in requests] if cache else []
-    stored = cache.get_many(fingerprint, keys) if cache else [None] * len(requests)
+    stored = cache.get_many(model.fingerprint, keys) if cache else [None] * len(requests)
     results: list[Res | None] = [None if v is None else decode(v) for v in stored]
     hits = sum(1 for r in results if r is not None)
+    layout = _layout(model, requests, chunk)
+    todo = [c for c in layout if any(results[i] is None for i in c[1])]
     # no bar for no work (a log-likelihood-only run has no generations)
     with progress_bar(
         label, len(requests), show=progress and bool(requests), unit="requests", transient=True
     ) as advance:
-        for start in range(0, len(requests), chunk):
-            stop = min(start + chunk, len(requests))
-            if any(r is None for r in results[start:stop]):
-                computed = compute(requests[start:stop])
-                results[start:stop] = computed
-                if cache is not None:
-                    cache.put_many(
-                        fingerprint, zip(keys[start:stop], map(encode, computed), strict=True)
-                    )
-            advance(stop - start)
+        advance(len(requests) - sum(len(indices) for _, indices in todo))
+        for position, done in _compute(model, method, requests, todo):
+            computed: list[Res] = done
+            indices = todo[position][1]
+            for index, result in zip(indices, computed, strict=True):
+                results[index] = result
+            if cache is not None:
+                cache.put_many(
+                    model.fingerprint,
+                    zip([keys[i] for i in indices], map(encode, computed), strict=True),
+                )
+            advance(len(indices))
     return [r for r in results if r is not None], hits
+
+
+def _layout(
+    model: LanguageModel, requests: Sequence[Req], chunk: int
+) -> list[tuple[int, tuple[int, ...]]]:
+    """``(replica, request indices)`` of every chunk: fixed slices for one model, whole
+    prefix trees per replica for replicas."""
+    if isinstance(model, ReplicatedModel):
+        texts = [prefix_text(r) for r in requests]  # type: ignore[arg-type]
+        return [(c.replica, c.indices) for c in shard_chunks(texts, model.replicas, chunk)]
+    return [
+        (0, tuple(range(start, min(start + chunk, len(requests)))))
+        for start in range(0, len(requests), chunk)
+    ]
+
+
+def _compute(
+    model: LanguageModel,
+    method: Method,
+    requests: Sequence[Req],
+    chunks: Sequence[tuple[int, tuple[int, ...]]],
+) -> Iterator[tuple[int, list[Any]]]:
+    """``(position in chunks, results)``, as each chunk finishes."""
+    work = [(replica, [requests[i] for i in indices]) for replica, indices in chunks]
+    if isinstance(model, ReplicatedModel):
+        yield from model.map_chunks(method, work)
+        return
+    compute = getattr(model, method)
+    for position, (_, batch) in enumerate(work):
+        yield position, compute(batch)

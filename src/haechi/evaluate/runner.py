@@ -16,6 +16,7 @@ from haechi.evaluate.chat_format import ChatFormat, chat_format, prompt_style, r
 from haechi.evaluate.config import EvalConfig
 from haechi.evaluate.execute import run_generation, run_loglikelihood
 from haechi.evaluate.plan import TaskPlan, plan_task
+from haechi.evaluate.replicas import ReplicatedModel
 from haechi.evaluate.report import results_document, write_outputs
 from haechi.evaluate.scoring import (
     Summary,
@@ -77,6 +78,7 @@ def evaluate(
         "model": model.name,
         "model_fingerprint": model.fingerprint,
         "model_config": model.describe(),
+        **(model.placement() if isinstance(model, ReplicatedModel) else {"data_parallel": 1}),
         "eval": config.model_dump(mode="json"),
         "chat_template": chat.record() if chat is not None else None,
         "prompt_hashes": {p.name: _plan_hash(p) for p in plans},
