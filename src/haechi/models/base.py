@@ -92,7 +92,9 @@ class TokenStats:
     run (lm-evaluation-harness's HF backend); ``forwarded_tokens`` what really ran;
     ``floor_tokens`` the unique-prefix floor of those requests (``token_floor``), the least
     any engine must run; ``cached_tokens`` prompt tokens an engine took from its own prefix
-    cache instead of computing them (vLLM), not counted in ``forwarded_tokens``.
+    cache instead of computing them (vLLM), not counted in ``forwarded_tokens``;
+    ``padding_tokens`` positions forwarded as padding (rows padded to their batch's
+    longest), not counted in ``forwarded_tokens`` either though they cost as much.
     """
 
     forwarded_tokens: int = 0
@@ -101,6 +103,7 @@ class TokenStats:
     requests: int = 0
     floor_tokens: int = 0
     cached_tokens: int = 0
+    padding_tokens: int = 0
 
     def add(
         self,
@@ -111,6 +114,7 @@ class TokenStats:
         requests: int = 0,
         floor: int = 0,
         cached: int = 0,
+        padding: int = 0,
     ) -> None:
         self.forwarded_tokens += forwarded
         self.naive_tokens += naive
@@ -118,6 +122,7 @@ class TokenStats:
         self.requests += requests
         self.floor_tokens += floor
         self.cached_tokens += cached
+        self.padding_tokens += padding
 
 
 @runtime_checkable
