@@ -8,7 +8,8 @@ through the model (padding included, since padding costs compute). Scores must a
     python benchmarks/eval_vs_lmeval.py --model DIR --device cuda --dtype bfloat16 --docs 200
 
 Data are synthetic ARC-style (25-shot) and HellaSwag-style (10-shot) documents in Korean
-and English, written in the Hub schemas, so both tools read the same files.
+and English, written in the Hub schemas, so both tools read the same files (MMLU-style
+astronomy documents too, for ``gpu_suite.py``).
 """
 
 from __future__ import annotations
@@ -56,7 +57,16 @@ def synthetic_data(root: Path, n_docs: int, seed: int = 0) -> None:
             "label": str(rng.randrange(4)),
         }
 
+    def mmlu(i: int) -> dict[str, Any]:
+        choices = [phrase() for _ in range(4)]
+        return {"question": rng.choice(lines), "subject": "astronomy", "choices": choices,
+                "answer": rng.randrange(4)}  # fmt: skip
+
     splits = {
+        "mmlu": {
+            "test": [mmlu(i) for i in range(n_docs)],
+            "dev": [mmlu(1000 + i) for i in range(5)],
+        },
         "arc_challenge": {
             "test": [arc(i) for i in range(n_docs)],
             "train": [arc(1000 + i) for i in range(40)],
@@ -71,6 +81,14 @@ def synthetic_data(root: Path, n_docs: int, seed: int = 0) -> None:
         for split, rows in parts.items():
             text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
             (root / task / f"{split}.jsonl").write_text(text, encoding="utf-8")
+
+
+# task → lm-eval's YAML, its (test, few-shot) splits and the name its results go under
+LM_EVAL_TASKS = {
+    "arc_challenge": ("arc/arc_challenge.yaml", ("test", "train"), "arc_challenge"),
+    "hellaswag": ("hellaswag/hellaswag.yaml", ("validation", "train"), "hellaswag"),
+    "mmlu": ("mmlu/default/mmlu_astronomy.yaml", ("test", "dev"), "mmlu_astronomy"),
+}
 
 
 class TokenCounter:
@@ -96,11 +114,8 @@ def run_lm_eval(
     from lm_eval.tasks import TaskManager
     from lm_eval.tasks._yaml_loader import load_yaml
 
-    yaml = {"arc_challenge": "arc/arc_challenge.yaml", "hellaswag": "hellaswag/hellaswag.yaml"}[
-        task
-    ]
+    yaml, split_names, name = LM_EVAL_TASKS[task]
     config = load_yaml(Path(lm_eval.__file__).parent / "tasks" / yaml)
-    split_names = {"arc_challenge": ("test", "train"), "hellaswag": ("validation", "train")}[task]
     files = {s: str(data / task / f"{s}.jsonl") for s in split_names}
     config.update(dataset_path="json", dataset_name=None, dataset_kwargs={"data_files": files})
     peer = HFLM(
@@ -113,13 +128,13 @@ def run_lm_eval(
         task_manager=TaskManager(include_defaults=False), log_samples=True,
     )  # fmt: skip
     seconds = time.perf_counter() - started
-    metrics = out["results"][task]
+    metrics = out["results"][name]
     return {
         "seconds": seconds,
         "tokens": counter.tokens,
         "acc": metrics["acc,none"],
-        "acc_norm": metrics["acc_norm,none"],
-        "lls": [[r[0] for r in s["filtered_resps"]] for s in out["samples"][task]],
+        "acc_norm": metrics.get("acc_norm,none"),
+        "lls": [[r[0] for r in s["filtered_resps"]] for s in out["samples"][name]],
     }
 
 
@@ -134,14 +149,16 @@ def run_haechi(
     config = EvalConfig(tasks=[task], data_dir=data, num_fewshot=shots, fewshot_sampling="lm-eval")
     report = evaluate(model, config, progress=False)
     seconds = time.perf_counter() - started
-    (summary,) = report.summaries
+    (summary,) = [s for s in report.summaries if s.name == task]
+    stats = report.document["stats"]
     return {
         "seconds": seconds,
         "tokens": counter.tokens,
-        "forwarded": report.document["stats"]["forwarded_tokens"],
-        "naive": report.document["stats"]["naive_tokens"],
+        "forwarded": stats["forwarded_tokens"],
+        "naive": stats["naive_tokens"],
+        "floor": stats["floor_tokens"],
         "acc": summary.metrics["acc"].value,
-        "acc_norm": summary.metrics["acc_norm"].value,
+        "acc_norm": summary.metrics["acc_norm"].value if "acc_norm" in summary.metrics else None,
         "lls": [list(s.loglikelihoods) for s in report.scores[0].samples],  # type: ignore[union-attr]
     }
 

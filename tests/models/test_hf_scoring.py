@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from haechi.models import LoglikelihoodRequest, load
-from haechi.models.hf_scoring import ancestor_mask, build_packs
+from haechi.models.hf_packing import ancestor_mask, build_packs
 
 
 def random_inputs(seed: int) -> list[list[int]]:
@@ -84,3 +84,61 @@ def test_one_token_continuations_cost_one_context(tiny_llama_dir: Path) -> None:
     context_tokens = len(tokenizer(context).input_ids)
     assert model.stats.forwarded_tokens <= context_tokens + 1
     assert model.stats.naive_tokens >= 4 * context_tokens
+
+
+def test_padding_stays_within_a_tenth_of_the_floor(tiny_llama_dir: Path) -> None:
+    """HellaSwag-like: each document's few-shot context is drawn apart, so its tree has its
+    own length and packed rows differ; padding them all to a batch's longest used to cost
+    1.2x the floor. Counted at the embedding, every position forwarded stays <= 1.10x."""
+    from haechi.models.hf_scoring import TokenPair, model_input, score_pairs
+    from haechi.models.token_floor import unique_prefix_tokens
+
+    rng = random.Random(0)
+    pairs = []
+    for _ in range(40):
+        context = [1] + [rng.randrange(3, 300) for _ in range(rng.randrange(60, 200))]
+        pairs += [TokenPair(context, [rng.randrange(3, 300) for _ in range(rng.randrange(3, 12))])
+                  for _ in range(4)]  # fmt: skip
+    model = load(f"hf/{tiny_llama_dir}", dtype="float32").model  # type: ignore[attr-defined]
+    seen: list[int] = []
+    hook = model.get_input_embeddings().register_forward_hook(
+        lambda module, args, out: seen.append(args[0].numel())
+    )
+    try:
+        scored = score_pairs(model, pairs, max_length=1000, batch_size=8,
+                             device=torch.device("cpu"), pack_tokens=256)  # fmt: skip
+    finally:
+        hook.remove()
+    floor = unique_prefix_tokens([model_input(p, 1000) for p in pairs])
+    assert sum(seen) == scored.forwarded + scored.padding
+    assert sum(seen) <= 1.10 * floor
+    assert scored.forwarded < 1.05 * floor  # the packing itself shares almost everything
+
+
+@pytest.mark.parametrize("fixture", ["tiny_llama_dir", "tiny_qwen2_dir"])
+def test_chained_rows_score_as_unshared(fixture: str, request: pytest.FixtureRequest) -> None:
+    """MMLU-like: every document shares long shots, more than a row holds; rows after the
+    first reuse the shots' cached keys and values, and score as one request at a time."""
+    from haechi.models.hf_scoring import TokenPair, model_input, score_pairs
+    from haechi.models.token_floor import unique_prefix_tokens
+
+    rng = random.Random(1)
+    shots = [rng.randrange(3, 300) for _ in range(120)]
+    pairs = []
+    for doc in range(30):
+        question = shots[: 100 + doc % 3] + [rng.randrange(3, 300) for _ in range(20)]
+        pairs += [TokenPair(question, [rng.randrange(3, 300) for _ in range(1 + c)])
+                  for c in range(4)]  # fmt: skip
+    model = load(f"hf/{request.getfixturevalue(fixture)}", dtype="float32").model  # type: ignore[attr-defined]
+    options = dict(max_length=1000, batch_size=4, device=torch.device("cpu"), pack_tokens=64)
+    shared = score_pairs(model, pairs, **options)  # type: ignore[arg-type]
+    plain = score_pairs(model, pairs, share_prefixes=False, **options)  # type: ignore[arg-type]
+    for a, b in zip(shared.results, plain.results, strict=True):
+        assert a.logprob == pytest.approx(b.logprob, abs=1e-5)
+        assert (a.is_greedy, a.n_tokens) == (b.is_greedy, b.n_tokens)
+    floor = unique_prefix_tokens([model_input(p, 1000) for p in pairs])
+    packs = build_packs(
+        [model_input(p, 1000) for p in pairs], [len(p.continuation) for p in pairs], 250
+    )
+    assert sum(p.chained for p in packs) >= 4  # the shots would run in each of these rows
+    assert shared.forwarded + shared.padding <= 1.01 * floor

@@ -99,6 +99,7 @@ def evaluate(
             "floor_tokens": model.stats.floor_tokens - before.floor_tokens,
             "cached_tokens": model.stats.cached_tokens - before.cached_tokens,
             "generated_tokens": model.stats.generated_tokens - before.generated_tokens,
+            "padding_tokens": model.stats.padding_tokens - before.padding_tokens,
             "wall_seconds": round(time.perf_counter() - started, 3),
         }
         config_record = {**run_config, "versions": versions, "run_id": run_id}

@@ -93,7 +93,9 @@ class TokenStats:
     run (lm-evaluation-harness's HF backend); ``forwarded_tokens`` what really ran;
     ``floor_tokens`` the unique-prefix floor of those requests (``token_floor``), the least
     any engine must run; ``cached_tokens`` prompt tokens an engine took from its own prefix
-    cache instead of computing them (vLLM), not counted in ``forwarded_tokens``.
+    cache instead of computing them (vLLM), not counted in ``forwarded_tokens``;
+    ``padding_tokens`` positions forwarded as padding (rows padded to their batch's
+    longest), not counted in ``forwarded_tokens`` either though they cost as much.
     """
 
     forwarded_tokens: int = 0
@@ -102,6 +104,7 @@ class TokenStats:
     requests: int = 0
     floor_tokens: int = 0
     cached_tokens: int = 0
+    padding_tokens: int = 0
 
     def add(
         self,
@@ -112,19 +115,16 @@ class TokenStats:
         requests: int = 0,
         floor: int = 0,
         cached: int = 0,
+        padding: int = 0,
     ) -> None:
         with _STATS_LOCK:  # HTTP backends count from several threads at once
-            self._add(forwarded, naive, generated, requests, floor, cached)
-
-    def _add(
-        self, forwarded: int, naive: int, generated: int, requests: int, floor: int, cached: int
-    ) -> None:
-        self.forwarded_tokens += forwarded
-        self.naive_tokens += naive
-        self.generated_tokens += generated
-        self.requests += requests
-        self.floor_tokens += floor
-        self.cached_tokens += cached
+            self.forwarded_tokens += forwarded
+            self.naive_tokens += naive
+            self.generated_tokens += generated
+            self.requests += requests
+            self.floor_tokens += floor
+            self.cached_tokens += cached
+            self.padding_tokens += padding
 
 
 _STATS_LOCK = threading.Lock()

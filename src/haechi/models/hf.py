@@ -125,7 +125,7 @@ class HFModel:
             for r in requests
         ]
         auto = self.args.batch_size == "auto"
-        results, forwarded = score_pairs(
+        scored = score_pairs(
             self.model,
             pairs,
             max_length=self.max_length,
@@ -140,12 +140,13 @@ class HFModel:
         )
         inputs = [model_input(p, self.max_length) for p in pairs]
         self.stats.add(
-            forwarded=forwarded,
+            forwarded=scored.forwarded,
+            padding=scored.padding,
             naive=sum(len(i) for i in inputs),
             floor=unique_prefix_tokens(inputs),
             requests=len(requests),
         )
-        return results
+        return scored.results
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Generate for prompts or chat messages (the tokenizer's chat template is applied)."""

@@ -2,8 +2,8 @@
 
 Requests are the token sequences the model must see (context + continuation, minus the last
 token). Sorted lexicographically, neighbours share their longest common prefixes, so the
-requests form a prefix tree (trie). Trees are packed, up to a token budget, into one row
-each; a 4-D attention mask lets every token attend only to its ancestors and position ids
+requests form a prefix tree (trie). Trees are packed, up to a token budget, into rows
+(``hf_packing``: which requests share a row, which rows a batch); a 4-D attention mask lets every token attend only to its ancestors and position ids
 restart along each branch, so each token sees exactly what it would see in its own
 unshared sequence. The shared context of a document's choices — and the few-shot prefix
 that documents of one MMLU subject share — thus runs once, and a one-token continuation
@@ -13,14 +13,16 @@ costs nothing beyond its context.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
+from transformers import DynamicCache
 
 from haechi.models.base import LoglikelihoodResult
+from haechi.models.hf_packing import Pack, ancestor_mask, batch_end, build_packs
 from haechi.models.token_floor import common_prefix
 
 
@@ -36,61 +38,13 @@ def model_input(pair: TokenPair, max_length: int) -> list[int]:
     return (pair.context + pair.continuation)[-(max_length + 1) :][:-1]
 
 
-@dataclass
-class Pack:
-    """One row of a batch: a forest of prefix trees in preorder."""
+@dataclass(frozen=True)
+class Scored:
+    """``score_pairs``'s answer: ``forwarded`` real tokens, ``padding`` positions on top."""
 
-    tokens: list[int] = field(default_factory=list)
-    parents: list[int] = field(default_factory=list)
-    depths: list[int] = field(default_factory=list)
-    # request index → node indices whose logits predict its continuation tokens
-    readouts: dict[int, list[int]] = field(default_factory=dict)
-
-
-def build_packs(
-    inputs: Sequence[list[int]], cont_lengths: Sequence[int], budget: int, share: bool = True
-) -> list[Pack]:
-    """Pack requests into rows of at most ``budget`` tree nodes (a longer request gets a
-    row of its own). Without ``share`` every request is its own row."""
-    order = sorted(range(len(inputs)), key=lambda i: inputs[i]) if share else range(len(inputs))
-    packs: list[Pack] = []
-    pack = Pack()
-    path: list[int] = []  # node index at each depth along the previous sequence
-    previous: list[int] = []
-    for index in order:
-        seq = inputs[index]
-        shared = common_prefix(previous, seq) if share and pack.tokens else 0
-        if pack.tokens and (not share or len(pack.tokens) + len(seq) - shared > budget):
-            packs.append(pack)
-            pack, path, shared = Pack(), [], 0
-        del path[shared:]
-        for depth in range(shared, len(seq)):
-            pack.tokens.append(seq[depth])
-            pack.parents.append(path[depth - 1] if depth else -1)
-            pack.depths.append(depth)
-            path.append(len(pack.tokens) - 1)
-        n = cont_lengths[index]
-        pack.readouts[index] = path[len(seq) - n : len(seq)]
-        previous = seq
-    if pack.tokens:
-        packs.append(pack)
-    return packs
-
-
-def ancestor_mask(parents: Sequence[int], width: int) -> torch.Tensor:
-    """``mask[i, j]``: node ``j`` is ``i`` or an ancestor of ``i`` (nodes in preorder, so
-    ``j``'s subtree is the index range ``[j, end[j]]``). Padding attends to itself."""
-    n = len(parents)
-    end = list(range(n))
-    for i in range(n - 1, -1, -1):
-        if parents[i] >= 0 and end[i] > end[parents[i]]:
-            end[parents[i]] = end[i]
-    idx = torch.arange(width)
-    ends = torch.tensor(end + list(range(n, width)))
-    mask = (idx[None, :] <= idx[:, None]) & (ends[None, :] >= idx[:, None])
-    if width > n:
-        mask[n:, :] = torch.eye(width, dtype=torch.bool)[n:, :]
-    return mask
+    results: list[LoglikelihoodResult]
+    forwarded: int
+    padding: int
 
 
 @torch.inference_mode()
@@ -105,12 +59,15 @@ def score_pairs(
     pack_tokens: int = 2048,
     auto_batch: bool = False,
     desc: str = "scoring",
-) -> tuple[list[LoglikelihoodResult], int]:
-    """Score every pair; returns results in input order and the tokens forwarded.
+) -> Scored:
+    """Score every pair: results in input order, the tokens forwarded and the padding.
 
-    ``batch_size`` counts rows (packs of up to ``pack_tokens`` tree nodes); with
-    ``auto_batch`` it is a starting point halved on out-of-memory. Log-probabilities are natural logs summed over continuation tokens; ``is_greedy`` says
-    whether every continuation token is the argmax at its position.
+    ``batch_size`` counts rows (packs of up to ``pack_tokens`` tree nodes), at most: a
+    batch ends early rather than pad a short row far (``batch_end``); with
+    ``auto_batch`` it is a starting point halved on out-of-memory. Chained packs
+    (``hf_packing``) go one at a time through their trunk's key/value cache.
+    Log-probabilities are natural logs summed over continuation tokens; ``is_greedy``
+    says whether every continuation token is the argmax at its position.
     """
     inputs = [model_input(p, max_length) for p in pairs]
     conts = [p.continuation for p in pairs]
@@ -119,28 +76,74 @@ def score_pairs(
     longest = max((len(i) for i in inputs), default=0)
     budget = max(pack_tokens, longest + longest // 4 + 64)
     packs = build_packs(inputs, [len(c) for c in conts], budget, share_prefixes)
-    packs.sort(key=lambda p: -len(p.tokens))  # largest first: an out-of-memory shows at once
+    chain = [p for p in packs if p.chained]
+    # largest first: an out-of-memory shows at once
+    rows = sorted((p for p in packs if not p.chained), key=lambda p: -len(p.tokens))
     results: list[LoglikelihoodResult | None] = [None] * len(pairs)
-    size, start = batch_size, 0
+    size, start, padding = batch_size, 0, 0
     with tqdm(total=len(packs), desc=desc, unit="row", disable=None, leave=False) as bar:
-        while start < len(packs):
-            batch = packs[start : start + size]
+        forwarded = _score_chain(model, chain, conts, results, device, bar.update)
+        while start < len(rows):
+            batch = rows[start : batch_end(rows, start, size)]
             try:
                 _score_batch(model, batch, conts, results, device)
             except torch.OutOfMemoryError:
-                if size == 1 or not auto_batch:
+                if len(batch) == 1 or not auto_batch:
                     raise
                 # back off and redo only this batch: nothing scored so far is lost
-                size = max(1, size // 2)
+                size = max(1, len(batch) // 2)
                 torch.cuda.empty_cache()
                 continue
+            real = sum(len(p.tokens) for p in batch)
+            forwarded += real
+            padding += len(batch) * len(batch[0].tokens) - real
             start += len(batch)
             bar.update(len(batch))
-    return [r for r in results if r is not None], sum(len(p.tokens) for p in packs)
+    return Scored([r for r in results if r is not None], forwarded, padding)
+
+
+def _score_chain(
+    model: Any,
+    chain: Sequence[Pack],
+    conts: Sequence[list[int]],
+    results: list[LoglikelihoodResult | None],
+    device: torch.device,
+    advance: Callable[[int], object],
+) -> int:
+    """Score chained packs in order, each on top of its trunk's cache: the part of the
+    trunk the previous pack's trunk shares is kept, the rest computed. Returns the
+    tokens forwarded."""
+    cache, forwarded = DynamicCache(), 0
+    cached: list[int] = []
+    for pack in chain:
+        trunk = pack.tokens[: pack.trunk]
+        keep = common_prefix(cached, trunk)
+        if cache.get_seq_length() > keep:
+            cache.crop(keep - cache.get_seq_length())
+        if keep < len(trunk):
+            kwargs = {"logits_to_keep": 1} if _accepts_logits_to_keep(model) else {}
+            model(
+                input_ids=torch.tensor([trunk[keep:]], device=device),
+                position_ids=torch.arange(keep, len(trunk), device=device)[None],
+                **_cache_kwargs(model, cache),
+                **kwargs,
+            )
+        cached = trunk
+        _score_batch(model, [pack], conts, results, device, cache)
+        cache.crop(len(trunk) - cache.get_seq_length())  # the trunk alone again
+        forwarded += len(pack.tokens) - keep
+        advance(1)
+    return forwarded
 
 
 def _accepts_logits_to_keep(model: Any) -> bool:
     return "logits_to_keep" in inspect.signature(model.forward).parameters
+
+
+def _cache_kwargs(model: Any, cache: DynamicCache) -> dict[str, Any]:
+    # transformers 5.24 renamed ``past_key_values`` to ``cache`` (the old name warns)
+    name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    return {name: cache, "use_cache": True}
 
 
 def _score_batch(
@@ -149,17 +152,25 @@ def _score_batch(
     conts: Sequence[list[int]],
     results: list[LoglikelihoodResult | None],
     device: torch.device,
+    cache: DynamicCache | None = None,
 ) -> None:
-    width = max(len(p.tokens) for p in batch)
+    """Forward a batch of packs; with ``cache`` (one pack), the nodes after its trunk on
+    top of the trunk's cached keys and values, which every node attends to."""
+    skip = batch[0].trunk if cache is not None else 0
+    width = max(len(p.tokens) for p in batch) - skip
     ids = torch.zeros((len(batch), width), dtype=torch.long)
     positions = torch.zeros((len(batch), width), dtype=torch.long)
     masks = []
     for row, pack in enumerate(batch):
-        ids[row, : len(pack.tokens)] = torch.tensor(pack.tokens)
-        positions[row, : len(pack.tokens)] = torch.tensor(pack.depths)
-        masks.append(ancestor_mask(pack.parents, width))
-    needed = sorted({n for pack in batch for nodes in pack.readouts.values() for n in nodes})
-    kwargs: dict[str, Any] = {}
+        ids[row, : len(pack.tokens) - skip] = torch.tensor(pack.tokens[skip:])
+        positions[row, : len(pack.tokens) - skip] = torch.tensor(pack.depths[skip:])
+        parents = [p - skip if p >= skip else -1 for p in pack.parents[skip:]]
+        masks.append(ancestor_mask(parents, width))
+    mask = torch.stack(masks)[:, None]
+    if skip:
+        mask = torch.cat([torch.ones((len(batch), 1, width, skip), dtype=torch.bool), mask], -1)
+    needed = sorted({n - skip for pack in batch for nodes in pack.readouts.values() for n in nodes})
+    kwargs: dict[str, Any] = _cache_kwargs(model, cache) if cache is not None else {}
     if _accepts_logits_to_keep(model):
         # only the read-out positions go through the (vocabulary-sized) output layer
         kwargs["logits_to_keep"] = torch.tensor(needed, dtype=torch.long, device=device)
@@ -167,11 +178,11 @@ def _score_batch(
         needed = list(range(width))
     logits = model(
         input_ids=ids.to(device),
-        attention_mask=torch.stack(masks)[:, None].to(device),
+        attention_mask=mask.to(device),
         position_ids=positions.to(device),
         **kwargs,
     ).logits
-    column = {node: i for i, node in enumerate(needed)}
+    column = {node + skip: i for i, node in enumerate(needed)}
     for row, pack in enumerate(batch):
         for index, nodes in pack.readouts.items():
             cols = torch.tensor([column[n] for n in nodes], device=logits.device)
