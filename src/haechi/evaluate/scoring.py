@@ -40,11 +40,15 @@ class Sample:
     prediction: int
     prompt_hash: str
     fewshot_ids: tuple[int, ...]
+    prompt: str = ""  # the context (few-shot examples included) the choices continue
+    choices: tuple[str, ...] = ()
 
     def record(self) -> dict[str, object]:
         return {
             "doc_id": self.doc_id,
             "target": self.target,
+            "prompt": self.prompt,
+            "choices": list(self.choices),
             "loglikelihoods": list(self.loglikelihoods),
             "n_tokens": list(self.n_tokens),
             "is_greedy": list(self.is_greedy),
@@ -66,11 +70,13 @@ class GenerationSample:
     values: dict[str, float]
     prompt_hash: str
     fewshot_ids: tuple[int, ...]
+    prompt: str = ""
 
     def record(self) -> dict[str, object]:
         return {
             "doc_id": self.doc_id,
             "target": self.answer,
+            "prompt": self.prompt,
             "response": self.response,
             "filtered": self.filtered,
             "metrics": self.values,
@@ -135,6 +141,8 @@ def score_task(
                 prediction=pick("acc", lls, prompt.choices, tokens),
                 prompt_hash=prompt.prompt_hash,
                 fewshot_ids=prompt.fewshot_ids,
+                prompt=prompt.context,
+                choices=prompt.choices,
             )
         )
     picks, golds = [s.prediction for s in samples], [s.target for s in samples]
@@ -172,7 +180,7 @@ def score_generations(plan: TaskPlan, responses: Sequence[Generation]) -> TaskSc
         samples.append(
             GenerationSample(
                 prompt.doc_id, prompt.answer, response.text, filtered, values,
-                prompt.prompt_hash, prompt.fewshot_ids,
+                prompt.prompt_hash, prompt.fewshot_ids, prompt.context,
             )
         )  # fmt: skip
     metrics = {
