@@ -27,7 +27,12 @@ def two_runs(
         ids = []
         for name, folder in (("a", tiny_llama_dir), ("b", tiny_qwen2_dir)):
             config = EvalConfig(
-                tasks=TASKS, num_fewshot=1, data_dir=data, output=tmp_path / name, log_samples=True
+                tasks=TASKS,
+                num_fewshot=1,
+                data_dir=data,
+                output=tmp_path / name,
+                log_samples=True,
+                bootstrap_iters=1000,
             )
             ids.append(evaluate(load(f"hf/{folder}"), config, store=store, progress=False).run_id)
         yield store, ids[0] or "", ids[1] or ""

@@ -25,7 +25,7 @@ from haechi.review.queue import next_item
 from haechi.store import ResultRecord, Store
 
 TASKS = ["kobest", "ko_arc", "kmmlu"]
-COPIES = 6  # each bundled test document repeated, so the comparison has documents to pair
+COPIES = 3  # each bundled test document repeated, so the comparison has documents to pair
 
 
 @dataclass
@@ -62,13 +62,18 @@ def build_lab(store: Store, llama: Path, qwen: Path, tmp: Path) -> Lab:
     for name, folder in (("a", llama), ("b", qwen)):
         model = load(f"hf/{folder}")
         config = EvalConfig(
-            tasks=TASKS, num_fewshot=1, data_dir=data, output=tmp / name, log_samples=True
+            tasks=TASKS,
+            num_fewshot=1,
+            data_dir=data,
+            output=tmp / name,
+            log_samples=True,
+            bootstrap_iters=1000,  # F1's bootstrap stderr; the default 100,000 takes seconds
         )
         runs.append(evaluate(model, config, store=store, progress=False).run_id)
         models.append(model)
     partial = evaluate(
         models[0],
-        EvalConfig(tasks=["ko_arc"], limit=2, data_dir=data, bootstrap_iters=0),
+        EvalConfig(tasks=["ko_arc"], num_fewshot=0, limit=2, data_dir=data, bootstrap_iters=0),
         store=store,
         progress=False,
     ).run_id

@@ -4,33 +4,22 @@ test-artifacts/, no console error or CSP violation, no page wider than the scree
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.review.conftest import PASSWORD
 from tests.web.browser import browser_login, chromium
-from tests.web.conftest import LiveServer, artifacts_dir
-from tests.web.lab import Lab, build_lab
+from tests.web.conftest import artifacts_dir
+from tests.web.lab import Lab
 
-from haechi.store import open_store
+from haechi.model_summary import model_summary
+from haechi.review.accounts import DATABASE_OWNER
+from haechi.store import Store
+from haechi.web.report import render_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
-
-
-@pytest.fixture(scope="module")
-def lab_site(
-    tiny_llama_dir: Path, tiny_qwen2_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, Lab]]:
-    from haechi.web import create_app
-
-    tmp = tmp_path_factory.mktemp("lab")
-    with open_store(f"sqlite:///{tmp / 'lab.db'}") as store:
-        lab = build_lab(store, tiny_llama_dir, tiny_qwen2_dir, tmp)
-        with LiveServer(create_app(store=store)) as server:
-            yield server.url, lab
 
 
 class Watched:
@@ -131,7 +120,7 @@ def test_sample_browser_filters_and_searches(lab_site: tuple[str, Lab]) -> None:
         browser_login(watched.page, url, "rev0", PASSWORD)
         page = watched.visit(f"{url}/runs/{lab.a}/samples/ko_arc")
         total = page.locator("article.sample").count()
-        assert total == 30  # 5 documents, 6 copies each
+        assert total == 15  # 5 documents, 3 copies each
         first = page.locator("article.sample").first
         assert first.locator("table.choices tbody tr").count() >= 2
         assert first.locator("tr.target").count() == 1 and first.locator("tr.picked").count() == 1
@@ -190,3 +179,22 @@ def test_model_page_for_admin_and_reviewer(lab_site: tuple[str, Lab]) -> None:
         assert page.locator("#labels-hidden").count() == 1
         assert page.locator("table.human").count() == 0
         assert admin.problems == [] and reviewer.problems == []
+
+
+def test_report_file_opens_offline_without_violations(
+    lab_store: tuple[Store, Lab], tmp_path: Path
+) -> None:
+    store, lab = lab_store
+    out = tmp_path / "report.html"
+    out.write_text(render_report(model_summary(store, lab.fp_a, DATABASE_OWNER)), "utf-8")
+    with chromium() as browser:
+        watched = Watched(browser, SIZES["desktop"])
+        requests: list[str] = []
+        watched.page.on("request", lambda r: requests.append(r.url))
+        page = watched.visit(out.as_uri(), "lab-report.png")
+        assert page.locator("#scores-chart svg rect").count() >= 2
+        assert (
+            page.evaluate("getComputedStyle(document.querySelector('main')).maxWidth") == "1400px"
+        )
+        assert requests == [out.as_uri()]  # nothing fetched beyond the file itself
+        assert watched.problems == []
