@@ -65,14 +65,11 @@ def compare_runs(
     a, b = store.get_run(a_id), store.get_run(b_id)
     files_a, files_b = run_files(a), run_files(b)
     primary_a, primary_b = _primary(a), _primary(b)
-    order = sorted(
-        set(primary_a) | set(primary_b),
-        key=lambda t: (not (primary_a.get(t) or primary_b.get(t)).is_group, t),  # type: ignore[union-attr]
-    )
+    either = {**primary_b, **primary_a}  # each task's record: A's, else B's
     rows = []
-    for task in order:
+    for task in sorted(either, key=lambda t: (not either[t].is_group, t)):
         ra, rb = primary_a.get(task), primary_b.get(task)
-        metric = (ra or rb).metric  # type: ignore[union-attr]
+        metric = either[task].metric
         if ra is None or rb is None or ra.is_group or ra.metric != rb.metric:
             rows.append(TaskComparison(task, metric, ra, rb))
             continue
