@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from tests.store.test_records import primary, store
 
-from haechi.evaluate.leaderboard import leaderboard
+from haechi.evaluate.leaderboard import group_columns, leaderboard, sort_rows
 from haechi.store import ResultRecord, Store
 
 __all__ = ["store"]  # the store fixture, on SQLite and PostgreSQL
@@ -147,3 +147,38 @@ def test_only_partial_runs_give_an_empty_board_that_says_so(store: Store) -> Non
     eval_run(store, "m1", [primary("t", 0.5)], options={"limit": 5, "samples": False})
     board = leaderboard(store)
     assert (board.rows, board.columns, board.hidden_partial) == ([], [], 1)
+
+
+def test_rows_carry_stderr_source_run_and_revision(store: Store) -> None:
+    older = eval_run(store, "m1", [primary("kobest_boolq", 0.6)])
+    config = {"eval": {}, "model_config": {"revision": "abc123"}}
+    newer = store.start_run("eval", "hf/m1", "m1", config, {})
+    store.add_results(
+        newer,
+        [ResultRecord(task="ko_arc", metric="acc", value=0.3, stderr=0.02, n=9, is_primary=True)],
+    )
+    store.finish_run(newer)
+    (row,) = leaderboard(store).rows
+    assert row.stderrs == {"ko_arc": 0.02, "kobest_boolq": 0.01}
+    assert row.runs == {"ko_arc": newer, "kobest_boolq": older}
+    assert row.revision == "abc123" and row.chat_template is None
+
+
+def test_sorting_by_a_column_and_group_columns(store: Store) -> None:
+    eval_run(store, "b", [primary("kobest", 0.5, group=True), primary("kobest_copa", 0.9)])
+    eval_run(store, "a", [primary("kobest", 0.7, group=True), primary("ko_arc", 0.2)])
+    eval_run(store, "c", [primary("kobest_copa", 0.4)], options={"limit": 3})
+    board = leaderboard(store, include_partial=True)
+    names = lambda rows: [r.model_fingerprint for r in rows]  # noqa: E731
+    assert names(sort_rows(board.rows, "kobest_copa")) == [
+        "b",
+        "a",
+        "c",
+    ]  # missing last, partial after
+    assert names(sort_rows(board.rows, "kobest_copa", descending=False)) == ["b", "a", "c"]
+    assert names(sort_rows(board.rows, "kobest", descending=False)) == ["b", "a", "c"]
+    assert names(sort_rows(board.rows, "kobest")) == ["a", "b", "c"]
+    assert names(sort_rows(board.rows, "model")) == ["b", "a", "c"]
+    assert group_columns(board, "kobest") == ["kobest", "kobest_copa"]
+    assert group_columns(board, None) == board.columns == ["kobest", "ko_arc", "kobest_copa"]
+    assert group_columns(board, "ko_h5") == board.columns  # no run has it

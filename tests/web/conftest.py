@@ -11,13 +11,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 from tests.review.conftest import PASSWORD, ReviewSetup, build_setup
 
-from haechi.store import open_store
+from haechi.store import Store, open_store
+
+if TYPE_CHECKING:
+    from tests.web.lab import Lab
 
 
 def _free_port() -> int:
@@ -102,3 +105,26 @@ def artifacts_dir() -> Path:
     folder = Path(os.environ.get("HAECHI_TEST_ARTIFACTS", "test-artifacts"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture(scope="session")
+def lab_store(
+    tiny_llama_dir: Path, tiny_qwen2_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Store, Lab]]:
+    """One store of real runs for the evaluation and model pages (``tests/web/lab.py``),
+    built once per session: the tests only read it."""
+    from tests.web.lab import build_lab
+
+    tmp = tmp_path_factory.mktemp("lab")
+    with open_store(f"sqlite:///{tmp / 'lab.db'}") as store:
+        yield store, build_lab(store, tiny_llama_dir, tiny_qwen2_dir, tmp)
+
+
+@pytest.fixture(scope="module")
+def lab_site(lab_store: tuple[Store, Lab]) -> Iterator[tuple[str, Lab]]:
+    """The app over the lab store, on loopback."""
+    from haechi.web import create_app
+
+    store, lab = lab_store
+    with LiveServer(create_app(store=store)) as server:
+        yield server.url, lab

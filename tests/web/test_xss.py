@@ -1,6 +1,6 @@
 """Model outputs are adversarial: every XSS payload, in every place model text reaches
 (prompts, responses, turns, categories, ids, attack chains, detector names, arena answers
-and model names, reviewers' notes, leaderboard model specs and tasks), must show as plain
+and model names, reviewers' notes, leaderboard, run and model pages' model specs and tasks), must show as plain
 text on every page that shows it, in a real browser, execute nothing, and leave the page
 working."""
 
@@ -43,9 +43,11 @@ PAYLOADS = {
     "very-long": "가나다라마바사 " * 30000,
 }
 NOTE_CHARS = 4000  # a note holds at most 5000 characters
-# Elements and attributes no page of ours has: any of them is a payload become markup.
+# Elements and attributes no page of ours has (our charts are the only SVG, each the one
+# child of a figure.chart): any of them is a payload become markup.
 INJECTED = (
-    "script:not([src='/static/review.js']), img, svg, iframe, object, embed, style, "
+    "script:not([src='/static/review.js']), img, svg:not(figure.chart > svg), circle, "
+    "iframe, object, embed, style, "
     "meta[http-equiv], [onerror], [onload], a[href^='javascript']"
 )
 
@@ -178,9 +180,18 @@ def test_admin_pages_show_every_payload_as_text(xss_site: Site) -> None:
         while (item := next_item(store, campaign, reviewer)) is not None:
             note = next(notes)[:NOTE_CHARS]
             submit_label(store, campaign, item, reviewer, {**values, "note": note})
-    # /leaderboard is left out here for now: in the last two runs chromium never fired its
-    # load event there (the server was idle); to be traced (see the session note).
+    # The old leaderboard drew the 240,000-character model spec in a table cell that
+    # wrapped anywhere: a 500,000 px tall page whose layout took chromium 45 s and more,
+    # so its load event often missed the timeout. Names are cut on every page now.
+    runs = store.list_runs(kind="eval", limit=None)
     pages = ["/", "/c/xss/dashboard", "/c/duel/dashboard", "/c/xss/adjudicate"]
+    pages += ["/leaderboard", "/leaderboard?group=all&partial=1&sort=model", "/runs", "/models"]
+    pages += [f"/runs/{run.id}" for run in runs]
+    pages += [
+        f"/models/fingerprint-{name}"
+        for name in ("script", "svg-onload", "rtl-override", "very-long")
+    ]
+    pages += [f"/compare?a={runs[0].id}&b={runs[1].id}"]
     for campaign in ("xss", "duel"):
         for item in item_ids(xss_site, campaign):
             pages += [

@@ -26,6 +26,7 @@ from haechi.cli.eval_cmd import eval_command
 from haechi.cli.generate_cmd import generate_command
 from haechi.cli.leaderboard_cmd import leaderboard_command
 from haechi.cli.options import fill_optional_values
+from haechi.cli.report_cmd import report_command
 from haechi.errors import HaechiError, MissingExtraError
 from haechi.extras import extra_providing
 
@@ -38,6 +39,7 @@ app = typer.Typer(
 )
 app.command("eval")(eval_command)
 app.command("leaderboard")(leaderboard_command)
+app.command("report")(report_command)
 app.command("demo")(demo_command)
 app.command("chat")(chat_command)
 app.command("generate")(generate_command)

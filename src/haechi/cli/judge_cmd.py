@@ -49,6 +49,13 @@ def geval_command(
     cache: Annotated[
         Path | None, typer.Option(help="Response cache (a killed run resumes from it).")
     ] = None,
+    subject: Annotated[
+        str | None,
+        typer.Option(
+            help="The model whose outputs these are (spec or fingerprint): its model page "
+            "in haechi serve lists the scores."
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Score every item on every criterion; steps are generated once per judge and reused."""
@@ -86,7 +93,7 @@ def geval_command(
         mean = sum(values) / len(values) if values else float("nan")
         table.add_row(c.name, f"{mean:.3f}", f"{len(values)}/{len(scores)}", str(unparsed))
     console.print(table)
-    run_id = store_judge_run(db, model, chosen, plan, method, scores)
+    run_id = store_judge_run(db, model, chosen, plan, method, scores, subject)
     console.print(f"scored items: {output}; stored as run {run_id}")
 
 

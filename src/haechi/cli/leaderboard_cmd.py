@@ -32,16 +32,11 @@ def leaderboard_command(
     Only full runs are ranked: a run with --limit or --samples scored part of each task."""
     from haechi.cli.console import console
     from haechi.cli.render import print_leaderboard
-    from haechi.evaluate.leaderboard import leaderboard
-    from haechi.tasks import groups
+    from haechi.evaluate.leaderboard import group_columns, leaderboard
 
     with open_store(db) as store:
         board = leaderboard(store, group, include_partial=include_partial)
-    columns = board.columns
-    if not show_all:
-        if group in board.columns:
-            members = groups()[group].tasks if group in groups() else []
-            columns = [group, *(c for c in members if c in board.columns)]
-        elif board.rows:
-            console.print(f"No stored run has {group}; showing every column.")
+    columns = board.columns if show_all else group_columns(board, group)
+    if not show_all and group not in board.columns and board.rows:
+        console.print(f"No stored run has {group}; showing every column.")
     print_leaderboard(board, columns, details=show_all)

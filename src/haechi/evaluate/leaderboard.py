@@ -25,9 +25,13 @@ _EPOCH = datetime.min.replace(tzinfo=UTC)  # never used: completed runs have fin
 
 
 class LeaderboardRow(BaseModel):
-    """One model: ``values`` maps task to its latest primary metric value; ``run_id`` and
-    ``finished_at`` are those of the newest run that contributed a value. A ``partial``
-    row is one partial run, its mark saying why (``--limit 100``, ``--samples``)."""
+    """One model: ``values`` maps task to its latest primary metric value (``stderrs`` to
+    its standard error, ``None`` when not reported, ``runs`` to the run it came from);
+    ``run_id`` and ``finished_at`` are those of the newest run that contributed a value. A
+    ``partial`` row is one partial run, its mark saying why (``--limit 100``,
+    ``--samples``). ``revision`` is the model revision the run recorded;
+    ``chat_template`` the chat template the runs used (a name or hash), ``None`` for
+    plain prompts."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -37,7 +41,10 @@ class LeaderboardRow(BaseModel):
     finished_at: datetime
     values: dict[str, float]
     partial: str | None = None
-    chat_template: str | None = None  # ``chat_template_mark``: None for plain prompts
+    stderrs: dict[str, float | None] = {}
+    runs: dict[str, str] = {}
+    revision: str | None = None
+    chat_template: str | None = None
 
 
 class Leaderboard(BaseModel):
@@ -132,12 +139,16 @@ def _fold(runs: list[RunRecord], key: Callable[[RunRecord], str]) -> list[Leader
     task's value comes from the newest run that has it."""
     newest: dict[str, RunRecord] = {}
     values: dict[str, dict[str, float]] = {}
+    stderrs: dict[str, dict[str, float | None]] = {}
+    sources: dict[str, dict[str, str]] = {}
     for run in runs:
         newest.setdefault(key(run), run)
         row = values.setdefault(key(run), {})
         for result in run.results:
-            if result.is_primary:
-                row.setdefault(result.task, result.value)
+            if result.is_primary and result.task not in row:
+                row[result.task] = result.value
+                stderrs.setdefault(key(run), {})[result.task] = result.stderr
+                sources.setdefault(key(run), {})[result.task] = run.id
     return [
         LeaderboardRow(
             model_spec=run.model_spec,
@@ -147,6 +158,9 @@ def _fold(runs: list[RunRecord], key: Callable[[RunRecord], str]) -> list[Leader
             values=values[k],
             partial=partial_mark(run.config),
             chat_template=chat_template_mark(run.config),
+            stderrs=stderrs[k],
+            runs=sources[k],
+            revision=_revision(run.config),
         )
         for k, run in newest.items()
         if values[k]
@@ -173,3 +187,41 @@ def _ranked(
         )
 
     return sorted(rows, key=sort_key)
+
+
+def _revision(config: Mapping[str, Any]) -> str | None:
+    revision = (config.get("model_config") or {}).get("revision")
+    return str(revision) if revision else None
+
+
+def group_columns(board: Leaderboard, group: str | None) -> list[str]:
+    """The columns to show for ``group``: the group, then its tasks that have values; every
+    column when ``group`` is ``None`` or has no stored value."""
+    from haechi.tasks import groups
+
+    if group is None or group not in board.columns:
+        return board.columns
+    members = groups()[group].tasks if group in groups() else []
+    return [group, *(c for c in members if c in board.columns)]
+
+
+def sort_rows(
+    rows: list[LeaderboardRow], column: str, descending: bool = True
+) -> list[LeaderboardRow]:
+    """Rows ordered by ``column`` (a task or group, or ``model`` / ``date``), rows without
+    a value last; ties keep their rank order. Partial rows stay after the full ones."""
+
+    def value(row: LeaderboardRow) -> Any:
+        if column == "model":
+            return row.model_spec.casefold()
+        if column == "date":
+            return row.finished_at
+        return row.values.get(column)
+
+    ordered: list[LeaderboardRow] = []
+    for partial in (False, True):
+        part = [r for r in rows if (r.partial is not None) is partial]
+        known = [r for r in part if value(r) is not None]
+        ordered += sorted(known, key=value, reverse=descending)  # stable: ties keep rank
+        ordered += [r for r in part if value(r) is None]
+    return ordered

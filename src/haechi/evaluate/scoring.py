@@ -41,11 +41,15 @@ class Sample:
     prediction: int
     prompt_hash: str
     fewshot_ids: tuple[int, ...]
+    prompt: str = ""  # the context (few-shot examples included) the choices continue
+    choices: tuple[str, ...] = ()
 
     def record(self) -> dict[str, object]:
         return {
             "doc_id": self.doc_id,
             "target": self.target,
+            "prompt": self.prompt,
+            "choices": list(self.choices),
             "loglikelihoods": list(self.loglikelihoods),
             "n_tokens": list(self.n_tokens),
             "is_greedy": list(self.is_greedy),
@@ -69,11 +73,13 @@ class GenerationSample:
     fewshot_ids: tuple[int, ...]
     completion_tokens: int = 0  # every generated token, reasoning included
     reply: str | None = None  # the response after its reasoning (``think_end_token``)
+    prompt: str = ""
 
     def record(self) -> dict[str, object]:
         record: dict[str, object] = {
             "doc_id": self.doc_id,
             "target": self.answer,
+            "prompt": self.prompt,
             "response": self.response,
             "filtered": self.filtered,
             "metrics": self.values,
@@ -142,6 +148,8 @@ def score_task(
                 prediction=pick("acc", lls, prompt.choices, tokens),
                 prompt_hash=prompt.prompt_hash,
                 fewshot_ids=prompt.fewshot_ids,
+                prompt=prompt.context,
+                choices=prompt.choices,
             )
         )
     picks, golds = [s.prediction for s in samples], [s.target for s in samples]
@@ -181,7 +189,7 @@ def score_generations(
             GenerationSample(
                 prompt.doc_id, prompt.answer, response.text, filtered, values,
                 prompt.prompt_hash, prompt.fewshot_ids, response.completion_tokens,
-                texts[0] if think_end_token else None,
+                texts[0] if think_end_token else None, prompt.context,
             )
         )  # fmt: skip
     metrics = {

@@ -19,9 +19,13 @@ def store_judge_run(
     steps: dict[str, str],
     method: str,
     scores: Sequence[dict[str, CriterionScore]],
+    subject: str | None = None,
 ) -> str:
-    """Record the run (kind ``judge``) with each criterion's mean score; returns its id."""
+    """Record the run (kind ``judge``) with each criterion's mean score; returns its id.
+    ``subject`` names the model whose outputs were graded (its spec or fingerprint), so
+    its model page lists the scores."""
     config = {
+        "subject": subject,
         "judge": judge.describe(),
         "method": method,
         "criteria": {c.name: c.digest() for c in criteria},

@@ -26,7 +26,7 @@ from haechi import __version__
 from haechi.errors import InputError
 from haechi.review.accounts import Account, PermissionDenied, session_for
 from haechi.review.logins import LoginLimit
-from haechi.store import Store, open_store
+from haechi.store import RunNotFoundError, Store, open_store
 from haechi.web.i18n import LANGUAGES, Language, translate
 from haechi.web.security import (
     LANGUAGE_COOKIE,
@@ -102,11 +102,13 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(_package_dir("static"))), name="static")
     _add_error_pages(app)
 
-    from haechi.web import routes_admin, routes_auth, routes_review
+    from haechi.web import routes_admin, routes_auth, routes_models, routes_review, routes_runs
 
     app.include_router(routes_auth.router)
     app.include_router(routes_review.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_runs.router)
+    app.include_router(routes_models.router)
     return app
 
 
@@ -190,6 +192,12 @@ def _add_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(PermissionDenied)
     async def _denied(request: Request, exc: PermissionDenied) -> Response:
+        return render(
+            request, "error.html", None, 404, message=translate("not_found", language_of(request))
+        )
+
+    @app.exception_handler(RunNotFoundError)
+    async def _no_run(request: Request, exc: RunNotFoundError) -> Response:
         return render(
             request, "error.html", None, 404, message=translate("not_found", language_of(request))
         )

@@ -1,4 +1,4 @@
-"""Admin pages (dashboard, adjudication, users, exports) and the leaderboard."""
+"""Admin pages: dashboard, adjudication, users, exports."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from starlette.concurrency import run_in_threadpool
 
 from haechi.arena import RatingOptions, rate
 from haechi.errors import InputError
-from haechi.evaluate.leaderboard import leaderboard as ranked_models
 from haechi.review.accounts import PermissionDenied, add_user, list_users, update_user
 from haechi.review.arena import campaign_votes
 from haechi.review.campaigns import add_members, get_campaign, list_campaigns, members
@@ -20,7 +19,7 @@ from haechi.review.exports import FORMATS, export_results
 from haechi.review.labels import correct_label, disagreements, set_gold, view_item
 from haechi.review.results import campaign_results
 from haechi.review.summary import agreement_rows, summarize
-from haechi.web.app import AdminDep, ViewerDep, checked_form, redirect, render, state
+from haechi.web.app import AdminDep, checked_form, redirect, render, state
 from haechi.web.routes_review import campaign_url, posted_label
 
 router = APIRouter()
@@ -30,14 +29,6 @@ _MEDIA = {
     "parquet": "application/vnd.apache.parquet",
     "argilla": "application/x-ndjson",
 }
-
-
-@router.get("/leaderboard")
-def leaderboard(request: Request, who: ViewerDep) -> Response:
-    board = ranked_models(state(request).store, group="ko_h5")
-    if not any("ko_h5" in row.values for row in board.rows):
-        board = ranked_models(state(request).store)
-    return render(request, "leaderboard.html", who, board=board)
 
 
 @router.get("/c/{campaign}/dashboard")
