@@ -1,19 +1,15 @@
 """Merging against references written out by hand in torch (float64), and against mergekit.
 
-mergekit runs in its own interpreter: this one if it has mergekit, else the one named by
-``MERGEKIT_PYTHON`` (a separate venv: ``python -m venv /work/venv-mergekit &&
-/work/venv-mergekit/bin/pip install torch mergekit==0.1.5``). DARE's draws differ from
+mergekit runs in its own interpreter (``conftest.mergekit_python``: this one, or a separate
+venv named by ``MERGEKIT_PYTHON``). DARE's draws differ from
 mergekit's by design, so DARE is compared with mergekit at density 1 only and with the
 torch reference (the same seeded draws) below 1.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +17,7 @@ from typing import Any
 import pytest
 import torch
 import yaml
-from tests.build.conftest import Tiny, build_checkpoint
+from tests.build.conftest import Tiny, build_checkpoint, mergekit_python, needs_mergekit
 from tests.build.test_upscale import load_model
 
 from haechi.build.merge import merge_checkpoints, plan_merge
@@ -352,13 +348,6 @@ def test_cli_checks_memory_before_the_first_tensor(
 # mergekit ------------------------------------------------------------------------------
 
 
-def mergekit_python() -> str | None:
-    if importlib.util.find_spec("mergekit") is not None:
-        return sys.executable
-    other = os.environ.get("MERGEKIT_PYTHON")
-    return other if other and Path(other).exists() else None
-
-
 MERGEKIT_CASES = {
     "linear": ("linear", None, {"normalize": True}, [0.5, 0.3, 0.2], [None] * 3),
     "linear-raw": ("linear", None, {"normalize": False}, [0.5, 0.7, -0.2], [None] * 3),
@@ -384,8 +373,7 @@ MERGEKIT_CASES = {
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(mergekit_python() is None,
-                    reason="mergekit 0.1.5 is not installed here and MERGEKIT_PYTHON names no interpreter")  # fmt: skip
+@needs_mergekit
 @pytest.mark.parametrize("case", list(MERGEKIT_CASES))
 def test_mergekit_builds_the_same_tensors_from_our_recipe(
     case: str, family: Callable[[Tiny], list[Path]], tmp_path: Path
