@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -402,3 +403,56 @@ def test_mergekit_builds_the_same_tensors_from_our_recipe(
     assert set(theirs) == set(mine)
     for name, tensor in theirs.items():
         torch.testing.assert_close(mine[name], tensor, atol=1e-6, rtol=0, msg=name)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+def test_peak_memory_is_a_few_tensors_not_the_models(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    # three 104 MiB float32 checkpoints of 26 tensors of 4 MiB each
+    generator = torch.Generator().manual_seed(0)
+    for i in range(3):
+        folder = tmp_path / f"m{i}"
+        folder.mkdir()
+        (folder / "config.json").write_text('{"model_type": "llama"}')
+        tensors = {f"model.layers.{k}.weight": torch.randn(1024, 1024, generator=generator)
+                   for k in range(26)}  # fmt: skip
+        save_file(tensors, str(folder / "model.safetensors"))
+        del tensors
+    path = write_config(tmp_path / "ties.yaml", {
+        "models": [{"model": "m1", "parameters": {"weight": 0.5, "density": 0.5}},
+                   {"model": "m2", "parameters": {"weight": 0.5, "density": 0.5}}],
+        "merge_method": "ties", "base_model": "m0",
+    })  # fmt: skip
+    # VmHWM in a fresh process: this one's peak is already higher than a merge's
+    child = """
+import sys
+from pathlib import Path
+import torch, safetensors.torch
+from haechi.build.merge import merge_checkpoints, plan_merge
+from haechi.build.merge_config import load_merge_config
+
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+
+config = load_merge_config(Path(sys.argv[1]))
+plan = plan_merge(config)
+before = hwm()
+report = merge_checkpoints(config, Path(sys.argv[2]))
+print(hwm() - before, plan.working_bytes)
+"""
+    run = subprocess.run(
+        [sys.executable, "-c", child, str(path), str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    growth, estimate = (int(v) for v in run.stdout.split()[-2:])
+    largest, inputs = 4 * 2**20, 3 * 104 * 2**20
+    assert estimate == (2 * 2 + 13) * largest
+    # glibc's heap and torch's first calls add to the tensors (65–106 MiB seen here)
+    assert growth < 2 * estimate, (
+        f"grew {growth / 2**20:.0f} MiB, estimate {estimate / 2**20:.0f} MiB"
+    )
+    assert growth < 0.4 * inputs

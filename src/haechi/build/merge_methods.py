@@ -169,11 +169,13 @@ def _prune(
     if how == "random":
         keep = torch.bernoulli(torch.full_like(delta, density), generator=generator)
         return delta * keep
-    # magnitude: the largest ``density`` share of |δ| (at least one entry), as mergekit picks
+    # magnitude: the k = ⌊density·n⌋ largest |δ| (at least one), as many as mergekit keeps;
+    # topk, not a full argsort, to hold k indices rather than n (equal |δ| may be kept in
+    # another order than mergekit's)
     k = max(1, int(density * delta.numel()))
-    mask = torch.zeros(delta.numel(), dtype=delta.dtype)
-    mask[torch.argsort(delta.abs().reshape(-1), descending=True)[:k]] = 1
-    return delta * mask.reshape(delta.shape)
+    keep = torch.zeros(delta.numel(), dtype=torch.bool)
+    keep[delta.abs().reshape(-1).topk(k, sorted=False).indices] = True
+    return delta * keep.reshape(delta.shape)
 
 
 def _l1_rescaled(full: torch.Tensor, pruned: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
@@ -184,15 +186,16 @@ def _l1_rescaled(full: torch.Tensor, pruned: torch.Tensor, eps: float = 1e-7) ->
 
 
 _TASK_SHARED: dict[str, float | bool | None] = {"lambda": 1.0, "int8_mask": False}
-# the inputs and base, one task vector per model, and a few tensor-sized temporaries (the
-# sum, elected sign, divisor, agreement mask; magnitude pruning's sort indices are int64)
-_TASK_COPIES: Callable[[int], int] = lambda n: 2 * n + 7  # noqa: E731
+# the inputs and base, one task vector per model, and about a dozen tensor-sized
+# temporaries (the sum, elected sign, divisor, masks, products, topk's int64 indices):
+# 2n + 13 float32 copies covers the 16 measured for n = 2 (benchmarks/RESULTS.md)
+_TASK_COPIES: Callable[[int], int] = lambda n: 2 * n + 13  # noqa: E731
 
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
         Method("linear", linear, base=False, shared={"normalize": True},
-               per_model={"weight": None}, copies=lambda n: n + 2,
+               per_model={"weight": None}, copies=lambda n: n + 3,
                reference="https://arxiv.org/abs/2203.05482"),
         Method("slerp", slerp, base=True, shared={"t": None}, per_model={},
                copies=lambda n: 8, min_models=1, max_models=1,
