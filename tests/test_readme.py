@@ -29,9 +29,10 @@ README = ROOT / "README.md"
 SHARED = ROOT.parent / "shared"
 RUNNABLE = {"bash": "bash", "python": "python"}
 ANNOTATION = re.compile(r"<!--\s*readme-test:\s*(skip|except|append|file)\s*(.*?)\s*-->")
-# "hf/./ckpt", "--model ./base", "-m ./base", "--base hf/./small": local checkpoints.
+# "hf/./ckpt", "--model ./base", "-m ./base", "--base hf/./small", "model: ./sft-a" (a merge
+# YAML): local checkpoints.
 CHECKPOINT = re.compile(
-    r"(?:hf/\./|(?:--model|-m|--base)\s+\./)([\w.-]+(?:/[\w.-]+)*)(?<!\.json)(?![\w./-])"
+    r"(?:hf/\./|(?:--model|-m|--base)\s+\./|model:\s+\./)([\w.-]+(?:/[\w.-]+)*)(?<!\.json)(?![\w./-])"
 )
 # Local checkpoint names the README uses → the smoke model standing in for each (a name
 # not listed here fails the test: say what it stands for). "deep" has 16 layers, so that
@@ -45,6 +46,8 @@ STAND_INS = {
     "judge-model": "llama",
     "my-small-model": "llama",
     "base": "deep",
+    "sft-a": "deep-a",
+    "sft-b": "deep-b",
     "tok-a": "llama",
     "tok-b": "qwen2",
 }
@@ -191,6 +194,9 @@ def smoke_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "llama": build_tiny_model(root / "llama"),
         "qwen2": build_tiny_model(root / "qwen2", family="qwen2", tokenizer="bpe", seed=1),
         "deep": build_tiny_model(root / "deep", num_layers=16, seed=2),
+        # two "fine-tunes" of deep for merging: the same shapes, other weights
+        "deep-a": build_tiny_model(root / "deep-a", num_layers=16, seed=3),
+        "deep-b": build_tiny_model(root / "deep-b", num_layers=16, seed=4),
     }
     shutil.copy(models["llama"] / "config.json", root / "config.json")
     return models

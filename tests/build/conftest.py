@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,3 +100,19 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Tiny]
         return built[spec]
 
     return get
+
+
+def mergekit_python() -> str | None:
+    """An interpreter with mergekit 0.1.5: this one, or the separate venv's named by
+    ``MERGEKIT_PYTHON`` (``python -m venv /work/venv-mergekit && /work/venv-mergekit/bin/pip
+    install torch mergekit==0.1.5``; mergekit pins versions haechi need not share)."""
+    if importlib.util.find_spec("mergekit") is not None:
+        return sys.executable
+    other = os.environ.get("MERGEKIT_PYTHON")
+    return other if other and Path(other).exists() else None
+
+
+needs_mergekit = pytest.mark.skipif(
+    mergekit_python() is None,
+    reason="mergekit 0.1.5 is not installed here and MERGEKIT_PYTHON names no interpreter with it",
+)

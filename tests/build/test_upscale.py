@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 import torch
 import yaml
 from safetensors import safe_open
-from tests.build.conftest import Tiny, build_checkpoint
+from tests.build.conftest import Tiny, build_checkpoint, mergekit_python, needs_mergekit
 
 from haechi.build import depth_upscale, plan_upscale, solar_layer_map
 from haechi.build.upscale_config import remap_config
@@ -451,10 +450,7 @@ MERGEKIT_CASES = [
 ]
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("mergekit") is None,
-    reason="mergekit is not installed (pip install mergekit==0.1.5 beside this torch and transformers)",
-)
+@needs_mergekit
 @pytest.mark.parametrize(
     ("spec", "remove"), MERGEKIT_CASES, ids=lambda v: getattr(v, "label", f"M{v}")
 )
@@ -464,7 +460,7 @@ def test_mergekit_passthrough_of_our_recipe_writes_the_same_tensors(
     report = depth_upscale(tiny_checkpoint(spec), tmp_path / "ours", remove)
     theirs = tmp_path / "mergekit"
     run = subprocess.run(
-        [sys.executable, "-m", "mergekit.scripts.run_yaml", str(report.out / "mergekit.yaml"),
+        [mergekit_python() or "", "-m", "mergekit.scripts.run_yaml", str(report.out / "mergekit.yaml"),
          str(theirs), "--no-copy-tokenizer"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip

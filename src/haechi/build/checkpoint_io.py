@@ -13,14 +13,30 @@ import hashlib
 import json
 import math
 import re
+import shutil
 import struct
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 from haechi.errors import HaechiError, InputError
+
+# Files copied unchanged from the base: tokenizer and generation settings.
+COPIED_FILES = (
+    "tokenizer*",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "vocab.txt",
+    "merges.txt",
+    "*.tiktoken",
+    "chat_template*",
+    "generation_config.json",
+)
+TensorSource = Callable[[str, "TensorInfo"], AbstractContextManager[memoryview]]
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
@@ -212,11 +228,14 @@ def write_shard(
     path: Path,
     entries: Sequence[tuple[str, TensorInfo]],
     on_tensor: Callable[[str, int], None] | None = None,
+    read: TensorSource | None = None,
 ) -> None:
-    """Write ``entries`` (output name, source tensor) to one safetensors file at ``path``.
+    """Write ``entries`` (output name, tensor) to one safetensors file at ``path``.
 
     Tensors are laid out largest element size first, as the reference writer does, so every
-    tensor starts at an offset aligned to its element size.
+    tensor starts at an offset aligned to its element size. Each tensor's bytes come from
+    ``read(name, info)`` (default: ``info``'s stored bytes, ``tensor_bytes``), one at a
+    time; ``info`` gives the dtype and shape written in the header.
     """
     ordered = sorted(entries, key=lambda e: -_itemsize(e[1]))  # stable: keeps plan order
     header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
@@ -234,7 +253,9 @@ def write_shard(
         f.write(struct.pack("<Q", len(text)))
         f.write(text)
         for name, info in ordered:
-            with tensor_bytes(info) as data:
+            with read(name, info) if read is not None else tensor_bytes(info) as data:
+                if len(data) != info.nbytes:
+                    raise HaechiError(f"{path}: {name} has {len(data)} bytes, not {info.nbytes}")
                 f.write(data)
             if on_tensor is not None:
                 on_tensor(name, info.nbytes)
@@ -247,6 +268,80 @@ def write_index(path: Path, weight_map: dict[str, str], total_size: int, paramet
         "weight_map": dict(sorted(weight_map.items())),
     }
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def write_checkpoint(
+    folder: Path,
+    tensors: Sequence[tuple[str, TensorInfo]],
+    shard_limit: int,
+    on_tensor: Callable[[str, int], None] | None = None,
+    read: TensorSource | None = None,
+) -> tuple[str, ...]:
+    """Write ``tensors`` (output name, tensor) in order as shards of at most ``shard_limit``
+    bytes with their index into ``folder``; returns the shard file names."""
+    groups = assign_shards([info.nbytes for _, info in tensors], shard_limit)
+    names = tuple(shard_name(k + 1, len(groups)) for k in range(len(groups)))
+    weight_map: dict[str, str] = {}
+    for file_name, positions in zip(names, groups, strict=True):
+        entries = [tensors[p] for p in positions]
+        write_shard(folder / file_name, entries, on_tensor, read)
+        weight_map.update((name, file_name) for name, _ in entries)
+    total = sum(info.nbytes for _, info in tensors)
+    write_index(folder / INDEX_FILE, weight_map, total, sum(info.numel for _, info in tensors))
+    return names
+
+
+@contextmanager
+def staged_folder(out: Path, what: str) -> Iterator[Path]:
+    """A fresh ``<out>.partial`` folder to write into, renamed to ``out`` when the block
+    ends, removed when it fails: an interrupted run never leaves a complete-looking ``out``
+    (a stale ``.partial`` from a killed run is started afresh)."""
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        staging.mkdir(parents=True)
+        yield staging
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise HaechiError(f"could not write {what} to {staging}: {exc}") from exc
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+
+
+def check_out_folder(
+    sources: Sequence[Path], out: Path, overwrite: bool, what: str = "input model"
+) -> None:
+    """``out`` may be written: it is not (inside) a source and is empty, or ``overwrite``."""
+    target = out.resolve()
+    for src in sources:
+        source = src.resolve()
+        if target == source or target in source.parents:
+            raise InputError(
+                f"the output folder would replace the {what} {src}", file=str(out), field="out"
+            )
+    if out.exists():
+        if not out.is_dir():
+            raise InputError("the output path is a file", file=str(out), field="out")
+        if any(out.iterdir()) and not overwrite:
+            raise InputError(
+                "the output folder exists and is not empty",
+                file=str(out),
+                field="out",
+                hint="choose a new folder or pass --overwrite",
+            )
+
+
+def copy_side_files(src: Path, dst: Path) -> tuple[str, ...]:
+    """Copy ``src``'s tokenizer and generation files (``COPIED_FILES``) into ``dst``."""
+    copied = []
+    for path in sorted(src.iterdir()):
+        if path.is_file() and any(fnmatch(path.name, pattern) for pattern in COPIED_FILES):
+            shutil.copy2(path, dst / path.name)
+            copied.append(path.name)
+    return tuple(copied)
 
 
 def _itemsize(info: TensorInfo) -> int:

@@ -13,45 +13,30 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 from haechi.build.checkpoint_io import (
-    INDEX_FILE,
     Checkpoint,
     TensorInfo,
-    assign_shards,
+    check_out_folder,
+    copy_side_files,
     parse_size,
     read_checkpoint,
-    shard_name,
-    write_index,
-    write_shard,
+    staged_folder,
+    write_checkpoint,
 )
 from haechi.build.upscale_config import read_base_config, remap_config
-from haechi.errors import HaechiError, InputError
+from haechi.errors import InputError
 
 log = logging.getLogger(__name__)
 
 # The first all-digit component of a tensor name: "model.layers.3.mlp.up_proj.weight" →
 # prefix "model.layers.", index 3. The decoder stack is the prefix whose indices are 0…n−1.
 _INDEXED = re.compile(r"^(?P<prefix>(?:[^.]+\.)*?)(?P<index>\d+)\.(?P<rest>.+)$")
-# Files copied unchanged from the base: tokenizer and generation settings.
-COPIED_FILES = (
-    "tokenizer*",
-    "special_tokens_map.json",
-    "added_tokens.json",
-    "vocab.json",
-    "vocab.txt",
-    "merges.txt",
-    "*.tiktoken",
-    "chat_template*",
-    "generation_config.json",
-)
 ProgressCallback = Callable[[int, int, str], None]
 
 
@@ -178,14 +163,12 @@ def depth_upscale(
     so an interrupted run never leaves a complete-looking ``out``. ``on_tensor(done, total,
     name)`` is called after each tensor is written.
     """
-    from haechi.build.upscale_card import mergekit_recipe, model_card
+    from haechi.build.model_card import mergekit_recipe, model_card
 
     started = time.perf_counter()
     plan = plan_upscale(src, remove)
     limit = parse_size(shard_size)
-    _check_out(src, out, overwrite)
-    staging = out.with_name(out.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
+    check_out_folder([src], out, overwrite, "base model")
     total = len(plan.tensors)
     done = 0
 
@@ -195,31 +178,14 @@ def depth_upscale(
         if on_tensor is not None:
             on_tensor(done, total, name)
 
-    groups = assign_shards([info.nbytes for _, info in plan.tensors], limit)
-    names = tuple(shard_name(k + 1, len(groups)) for k in range(len(groups)))
     total_bytes = sum(info.nbytes for _, info in plan.tensors)
-    parameters = sum(info.numel for _, info in plan.tensors)
-    try:
-        staging.mkdir(parents=True)
-        weight_map: dict[str, str] = {}
-        for file_name, positions in zip(names, groups, strict=True):
-            entries = [plan.tensors[p] for p in positions]
-            write_shard(staging / file_name, entries, written)
-            weight_map.update((name, file_name) for name, _ in entries)
-        write_index(staging / INDEX_FILE, weight_map, total_bytes, parameters)
+    with staged_folder(out, "the up-scaled model") as staging:
+        names = write_checkpoint(staging, plan.tensors, limit, written)
         text = json.dumps(plan.config, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         (staging / "config.json").write_text(text, encoding="utf-8")
-        copied = _copy_side_files(src, staging)
+        copied = copy_side_files(src, staging)
         (staging / "mergekit.yaml").write_text(mergekit_recipe(plan), encoding="utf-8")
         (staging / "README.md").write_text(model_card(plan, out.name), encoding="utf-8")
-    except BaseException as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise HaechiError(f"could not write the up-scaled model to {staging}: {exc}") from exc
-        raise
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
     return UpscaleReport(
         source=src,
         out=out,
@@ -282,30 +248,3 @@ def _output_tensors(
             tensors.append((f"{prefix}{j}.{rest}", checkpoint.tensors[f"{prefix}{i}.{rest}"]))
     tensors.extend((name, checkpoint.tensors[name]) for name in last)
     return tuple(tensors)
-
-
-def _check_out(src: Path, out: Path, overwrite: bool) -> None:
-    source, target = src.resolve(), out.resolve()
-    if target == source or target in source.parents:
-        raise InputError(
-            "the output folder would replace the base model", file=str(out), field="out"
-        )
-    if out.exists():
-        if not out.is_dir():
-            raise InputError("the output path is a file", file=str(out), field="out")
-        if any(out.iterdir()) and not overwrite:
-            raise InputError(
-                "the output folder exists and is not empty",
-                file=str(out),
-                field="out",
-                hint="choose a new folder or pass --overwrite",
-            )
-
-
-def _copy_side_files(src: Path, dst: Path) -> tuple[str, ...]:
-    copied = []
-    for path in sorted(src.iterdir()):
-        if path.is_file() and any(fnmatch(path.name, pattern) for pattern in COPIED_FILES):
-            shutil.copy2(path, dst / path.name)
-            copied.append(path.name)
-    return tuple(copied)
