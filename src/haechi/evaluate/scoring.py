@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from haechi.evaluate.filters import apply_filter
+from haechi.evaluate.instructions import Verdicts, follow, instructions_of
 from haechi.evaluate.metrics import (
     AGGREGATIONS,
     METRICS,
     ChoiceMetric,
     CorpusMetric,
     GenerationMetric,
+    InstructionMetric,
     corpus_score,
     document_score,
     pick,
@@ -57,7 +59,8 @@ class Sample:
 
 @dataclass(frozen=True)
 class GenerationSample:
-    """One scored generation document: the raw answer and what each filter kept."""
+    """One scored generation document: the raw answer, what each filter kept and, for a
+    task with verifiable instructions, which ones each filtered answer follows."""
 
     doc_id: int
     answer: str
@@ -66,9 +69,10 @@ class GenerationSample:
     values: dict[str, float]
     prompt_hash: str
     fewshot_ids: tuple[int, ...]
+    followed: dict[str, Verdicts] = field(default_factory=dict)
 
     def record(self) -> dict[str, object]:
-        return {
+        record: dict[str, object] = {
             "doc_id": self.doc_id,
             "target": self.answer,
             "response": self.response,
@@ -77,6 +81,9 @@ class GenerationSample:
             "prompt_hash": self.prompt_hash,
             "fewshot_ids": list(self.fewshot_ids),
         }
+        if self.followed:
+            record["followed"] = {name: v.record() for name, v in self.followed.items()}
+        return record
 
 
 @dataclass(frozen=True)
@@ -152,15 +159,21 @@ def score_task(
 
 def score_generations(plan: TaskPlan, responses: Sequence[Generation]) -> TaskScore:
     """Each generation metric per filter pipeline (``<metric>,<filter>``) from each
-    document's generated text."""
+    document's generated text; instruction metrics from the instructions each document
+    carries (the spec's processor has checked them when the documents loaded)."""
     spec = plan.spec
     scorers = {
         name: metric
         for name in spec.metrics
         if isinstance(metric := METRICS[name], GenerationMetric)
     }
+    followers = {
+        name: metric
+        for name in spec.metrics
+        if isinstance(metric := METRICS[name], InstructionMetric)
+    }
     samples = []
-    for prompt, response in zip(plan.prompts, responses, strict=True):
+    for prompt, doc, response in zip(plan.prompts, plan.docs, responses, strict=True):
         filtered = {
             name: apply_filter(steps, response.texts) for name, steps in spec.filters.items()
         }
@@ -169,16 +182,27 @@ def score_generations(plan: TaskPlan, responses: Sequence[Generation]) -> TaskSc
             for name, metric in scorers.items()
             for filter_name, answer in filtered.items()
         }
+        followed = {}
+        if followers:
+            instructions = instructions_of(doc.fields)
+            followed = {name: follow(answer, instructions) for name, answer in filtered.items()}
+        for name, metric in followers.items():
+            for filter_name, verdicts in followed.items():
+                items = metric.items(verdicts)
+                values[f"{name},{filter_name}"] = sum(items) / len(items)
         samples.append(
             GenerationSample(
                 prompt.doc_id, prompt.answer, response.text, filtered, values,
-                prompt.prompt_hash, prompt.fewshot_ids,
+                prompt.prompt_hash, prompt.fewshot_ids, followed,
             )
         )  # fmt: skip
-    metrics = {
-        key: document_score(scorers[key.partition(",")[0]], [s.values[key] for s in samples])
-        for key in samples[0].values
-    }
+    metrics = {}
+    for key in samples[0].values:
+        name, _, filter_name = key.partition(",")
+        if name in followers:
+            metrics[key] = followers[name].aggregate([s.followed[filter_name] for s in samples])
+        else:
+            metrics[key] = document_score(scorers[name], [s.values[key] for s in samples])
     return TaskScore(plan, metrics, samples)
 
 

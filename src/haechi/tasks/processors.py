@@ -99,10 +99,21 @@ def kobbq(doc: Fields) -> Fields:
     return {**doc, "choices": [str(c) for c in choices]}
 
 
+def ifeval(doc: Fields) -> Fields:
+    """IFEval's schema (key, prompt, instruction_id_list, kwargs): every instruction id and
+    its arguments are checked against haechi's instruction table when the documents load,
+    so a bad row fails before a model runs."""
+    from haechi.evaluate.instructions import instructions_of  # evaluate imports this package
+
+    instructions_of(doc)
+    return doc
+
+
 PROCESSORS: dict[str, Callable[[Fields], Fields]] = {
     "kobbq": kobbq,
     "gpqa": gpqa,
     "hellaswag": hellaswag,
+    "ifeval": ifeval,
     "kmmlu": kmmlu,
     "ko_commongen_v2": ko_commongen_v2,
     "kobest_hellaswag": kobest_hellaswag,
