@@ -1,7 +1,7 @@
 """Where a task's documents come from: a data folder, the bundled samples or the Hub.
 
-A task whose set is written for haechi (``dataset.bundled``: Ko-IFEval's prompts) reads its
-bundled files in place of the Hub.
+A set written for haechi (``dataset.bundled``: Ko-IFEval's prompts) ships whole in
+``haechi/tasks/data/<task>/`` and is read from there in place of the Hub.
 
 In a data folder a split is ``DIR/<task>/<split>.*``, or else the files the spec's
 ``dataset.data_files`` names in the set's own release layout (globs relative to ``DIR``),
@@ -61,11 +61,12 @@ def load_split(
     task: str, split: str, source: DocumentSource, dataset: DatasetSpec
 ) -> list[Document]:
     """Read one split of a task's documents from ``source``."""
-    if source.kind == "hub" and not dataset.bundled:
-        return _load_hub(task, split, dataset)
-    if source.kind in ("hub", "samples"):
-        folder = Path(str(resources.files("haechi.tasks").joinpath("samples", task)))
+    if source.kind == "samples" or (source.kind == "hub" and dataset.bundled):
+        where = "samples" if source.kind == "samples" else "data"
+        folder = Path(str(resources.files("haechi.tasks").joinpath(where, task)))
         return _read_folder(folder, split, task)
+    if source.kind == "hub":
+        return _load_hub(task, split, dataset)
     assert source.data_dir is not None
     path = split_file(source.data_dir / task, split)
     if path is not None:

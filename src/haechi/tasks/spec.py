@@ -15,7 +15,7 @@ from haechi.yaml_files import line_of, read_yaml_mapping
 
 class DatasetSpec(BaseModel):
     """Where documents come from: the Hub (or, for a ``bundled`` set, the files haechi
-    ships) without ``--data-dir``; with it, ``DIR/<task>/<split>.*`` or else the split's
+    ships) without ``--data-dir`` or ``--samples``; with it, ``DIR/<task>/<split>.*`` or else the split's
     ``data_files``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -30,8 +30,8 @@ class DatasetSpec(BaseModel):
     )
     bundled: bool = Field(
         False,
-        description="the whole set ships with haechi (tasks/samples/<task>/): read without "
-        "--data-dir or --samples",
+        description="the whole set ships with haechi (tasks/data/<task>/), read in place of "
+        "the Hub",
     )
 
     @field_validator("data_files", mode="before")
