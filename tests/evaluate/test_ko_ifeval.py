@@ -144,3 +144,16 @@ def test_tasks_show_lists_every_instruction(monkeypatch: pytest.MonkeyPatch) -> 
             for row in result.output.splitlines()
         ), name
     assert "[address]" in result.output  # check docs are text, not rich markup
+
+
+def test_a_missing_extra_is_named_when_the_documents_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from haechi.errors import MissingExtraError
+    from haechi.evaluate.instructions import following
+
+    _write(tmp_path, ROWS)
+    real = following.find_spec
+    monkeypatch.setattr(following, "find_spec", lambda n: None if n == "kiwipiepy" else real(n))
+    with pytest.raises(MissingExtraError, match=r"kiwipiepy.*haechi\[ko\]"):
+        load_documents(SPEC, "test", DocumentSource("dir", tmp_path))

@@ -101,11 +101,12 @@ def kobbq(doc: Fields) -> Fields:
 
 def ifeval(doc: Fields) -> Fields:
     """IFEval's schema (key, prompt, instruction_id_list, kwargs): every instruction id and
-    its arguments are checked against haechi's instruction table when the documents load,
-    so a bad row fails before a model runs."""
-    from haechi.evaluate.instructions import instructions_of  # evaluate imports this package
+    its arguments are checked against haechi's instruction table, and the packages its
+    checks need are looked for, when the documents load: before a model runs."""
+    # evaluate imports this package, so this import waits for a document
+    from haechi.evaluate.instructions import instructions_of, require_packages
 
-    instructions_of(doc)
+    require_packages(instructions_of(doc))
     return doc
 
 

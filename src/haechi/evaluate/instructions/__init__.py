@@ -8,6 +8,7 @@ from haechi.evaluate.instructions.following import (
     follow,
     instructions_of,
     loose_variants,
+    require_packages,
 )
 from haechi.evaluate.instructions.registry import INSTRUCTIONS
 
@@ -19,4 +20,5 @@ __all__ = [
     "follow",
     "instructions_of",
     "loose_variants",
+    "require_packages",
 ]

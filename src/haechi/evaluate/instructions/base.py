@@ -4,7 +4,7 @@ whether a response obeys it."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,9 +16,11 @@ Words = Annotated[list[Text], Field(min_length=1)]
 
 
 class Check(BaseModel):
-    """One instruction with its arguments; ``follows(response)`` never raises on any text."""
+    """One instruction with its arguments; ``follows(response)`` never raises on any text.
+    ``needs``: the optional packages (extra ``ko``) the check imports."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    needs: ClassVar[tuple[str, ...]] = ()
 
     def follows(self, response: str) -> bool:
         raise NotImplementedError

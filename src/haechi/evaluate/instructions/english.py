@@ -64,6 +64,8 @@ class ResponseLanguage(Check):
     """The whole response is in ``language`` (as langdetect sees it; a text it cannot
     judge, such as digits only, passes, as in IFEval)."""
 
+    needs = ("langdetect",)
+
     language: Text
 
     def follows(self, response: str) -> bool:
@@ -73,6 +75,8 @@ class ResponseLanguage(Check):
 
 class NumberSentences(Check):
     """Fewer than / at least ``num_sentences`` sentences."""
+
+    needs = ("kiwipiepy",)
 
     num_sentences: Count
     relation: Relation
@@ -321,12 +325,16 @@ def _english_in(response: str, cased: bool) -> bool:
 class EnglishCapital(Check):
     """The whole response is English, in capital letters."""
 
+    needs = ("langdetect",)
+
     def follows(self, response: str) -> bool:
         return _english_in(response, response.isupper())
 
 
 class EnglishLowercase(Check):
     """The whole response is English, in lowercase letters."""
+
+    needs = ("langdetect",)
 
     def follows(self, response: str) -> bool:
         return _english_in(response, response.islower())

@@ -4,12 +4,14 @@ and loosely (IFEval's two accuracies)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib.util import find_spec
 from typing import Any
 
 from pydantic import ValidationError
 
+from haechi.errors import MissingExtraError
 from haechi.evaluate.instructions.base import Check
 from haechi.evaluate.instructions.registry import INSTRUCTIONS
 
@@ -82,6 +84,15 @@ def instructions_of(fields: Mapping[str, Any]) -> list[Instruction]:
                 f"kwargs[{i}] of {instruction_id}: {where + ': ' if where else ''}{error['msg']}"
             ) from None
     return found
+
+
+def require_packages(instructions: Iterable[Instruction]) -> None:
+    """Raise ``MissingExtraError`` (extra ``ko``) when a check needs a package that is not
+    installed, so a run stops before its model generates rather than after."""
+    for instruction in instructions:
+        for package in instruction.check.needs:
+            if find_spec(package) is None:
+                raise MissingExtraError(package, "ko")
 
 
 def loose_variants(response: str) -> list[str]:

@@ -67,6 +67,8 @@ class SpeechLevel(Check):
     ``존댓말`` is 합쇼체 or 해요체, ``합쇼체`` and ``해요체`` only that one, ``반말`` neither
     (levels as ``morphology.speech_level`` reads them)."""
 
+    needs = ("kiwipiepy",)
+
     level: Literal["존댓말", "합쇼체", "해요체", "반말"]
 
     def follows(self, response: str) -> bool:
@@ -124,6 +126,8 @@ class Eojeol(Check):
 class Sentences(Check):
     """Fewer than / at least ``num_sentences`` sentences as Kiwi splits them (a sentence
     may end without punctuation: "섬이에요 바다가 맑아요" is two)."""
+
+    needs = ("kiwipiepy",)
 
     num_sentences: Count
     relation: Relation
