@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from haechi.cli.console import console
 from haechi.errors import InputError
@@ -40,6 +41,8 @@ def list_tasks() -> None:
 
 
 def _public_data(spec: TaskSpec) -> str:
+    if spec.dataset.bundled:
+        return "bundled with haechi"
     if spec.dataset.path:
         return spec.dataset.path
     released = spec.dataset.data_files.get(spec.dataset.test_split)
@@ -78,6 +81,8 @@ def show(
             f"public dataset: {spec.dataset.path}"
             + (f" ({spec.dataset.name})" if spec.dataset.name else "")
         )
+    if spec.dataset.bundled:
+        console.print("data: bundled with haechi (read unless --data-dir or --samples is given)")
     console.print("with --data-dir DIR it reads:", markup=False)
     for split in splits:
         layouts = " or ".join(
@@ -95,3 +100,11 @@ def show(
     if spec.doc_to_continuation:
         console.print("continuation: " + spec.doc_to_continuation, markup=False, highlight=False)
     console.print("target:  " + spec.doc_to_target, markup=False, highlight=False)
+    if spec.process_docs == "ifeval":
+        from haechi.evaluate.instructions import INSTRUCTIONS
+
+        checks = Table("instruction id", "checks", "kwargs")
+        for name, check in INSTRUCTIONS.items():
+            doc = " ".join((check.__doc__ or "").split("\n\n")[0].split()).replace("``", "")
+            checks.add_row(name, Text(doc), ", ".join(check.model_fields))
+        console.print(checks)

@@ -7,7 +7,9 @@ by the choice's length first: ``acc_norm`` in characters (as lm-evaluation-harne
 a task whose first choice is the true one; ``mc2`` is the probability mass the model puts
 on the true choices, normalised over all choices (TruthfulQA). ``f1`` is the macro F1 of
 the ``acc`` predictions over the corpus; ``exact_match`` compares a generation's filtered
-answer with the reference. A spec's ``aggregations`` (KoBBQ) add several task-level numbers.
+answer with the reference; the four IFEval accuracies check the instructions a document
+carries (``haechi.evaluate.instructions``) on its filtered answer. A spec's
+``aggregations`` (KoBBQ) add several task-level numbers.
 
 Directions: ``higher`` or ``lower`` is better, or ``zero`` (a signed score such as a bias,
 0 best, the sign says which way it leans); results.json's lm-eval field
@@ -30,6 +32,7 @@ from haechi.evaluate.stats import Aggregate, bootstrap_stderr, mean_with_stderr
 
 if TYPE_CHECKING:
     from haechi.documents import Document
+    from haechi.evaluate.instructions import Verdicts
     from haechi.tasks.prompts import Prompt
     from haechi.tasks.spec import MatchOptions
 
@@ -95,6 +98,26 @@ class GenerationMetric(Reported):
 
 
 @dataclass(frozen=True, kw_only=True)
+class InstructionMetric(Reported):
+    """Per filter of a generate_until task whose documents carry verifiable instructions
+    (IFEval's ``instruction_id_list`` and ``kwargs``): the share followed, as written or
+    ``loose``ly (IFEval's loose variants of the answer also count). ``per_instruction``:
+    over every instruction of every document (``n`` counts instructions); else over
+    documents, each 1 when it follows all of its instructions."""
+
+    loose: bool
+    per_instruction: bool
+
+    def items(self, verdicts: Verdicts) -> tuple[bool, ...]:
+        """What one document adds: each instruction's verdict, or whether all hold."""
+        followed = verdicts.loose if self.loose else verdicts.strict
+        return followed if self.per_instruction else (all(followed),)
+
+    def aggregate(self, verdicts: Sequence[Verdicts]) -> Aggregate:
+        return document_score(self, [float(v) for one in verdicts for v in self.items(one)])
+
+
+@dataclass(frozen=True, kw_only=True)
 class Aggregation:
     """A spec's ``aggregations`` entry: several task-level numbers computed from every
     document and its ``acc`` pick; ``reports`` declares each of them."""
@@ -103,7 +126,7 @@ class Aggregation:
     reports: dict[str, Reported]
 
 
-Metric = ChoiceMetric | CorpusMetric | GenerationMetric
+Metric = ChoiceMetric | CorpusMetric | GenerationMetric | InstructionMetric
 
 
 def _unnormalised(choice: str, tokens: int) -> float:
@@ -208,6 +231,28 @@ METRICS: dict[str, Metric] = {
         note="filtered answer equals the reference after the task's normalisations",
         score=exact_match,
     ),
+    "prompt_level_strict_acc": InstructionMetric(
+        note="documents whose every instruction the answer follows as written",
+        loose=False,
+        per_instruction=False,
+    ),
+    "inst_level_strict_acc": InstructionMetric(
+        note="instructions followed as written, over all documents' instructions",
+        loose=False,
+        per_instruction=True,
+        stderr="none",  # instructions of one document are not independent draws
+    ),
+    "prompt_level_loose_acc": InstructionMetric(
+        note="documents whose every instruction the answer or a loose variant follows",
+        loose=True,
+        per_instruction=False,
+    ),
+    "inst_level_loose_acc": InstructionMetric(
+        note="instructions the answer or a loose variant follows, over all instructions",
+        loose=True,
+        per_instruction=True,
+        stderr="none",
+    ),
 }
 
 AGGREGATIONS: dict[str, Aggregation] = {
@@ -232,7 +277,8 @@ AGGREGATIONS: dict[str, Aggregation] = {
 
 def output_type(metric: Metric) -> Literal["multiple_choice", "generate_until"]:
     """The kind of task a metric scores."""
-    return "generate_until" if isinstance(metric, GenerationMetric) else "multiple_choice"
+    generative = isinstance(metric, GenerationMetric | InstructionMetric)
+    return "generate_until" if generative else "multiple_choice"
 
 
 def definition(reported: str) -> Reported:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from haechi.evaluate.chat_format import ChatFormat
 from haechi.evaluate.filters import apply_filter, strip_reasoning
+from haechi.evaluate.instructions import Verdicts, follow, instructions_of
 from haechi.evaluate.metrics import (
     AGGREGATIONS,
     METRICS,
     ChoiceMetric,
     CorpusMetric,
     GenerationMetric,
+    InstructionMetric,
     corpus_score,
     document_score,
     pick,
@@ -62,7 +64,8 @@ class Sample:
 
 @dataclass(frozen=True)
 class GenerationSample:
-    """One scored generation document: the raw answer and what each filter kept."""
+    """One scored generation document: the raw answer, what each filter kept and, for a
+    task with verifiable instructions, which ones each filtered answer follows."""
 
     doc_id: int
     answer: str
@@ -74,6 +77,7 @@ class GenerationSample:
     completion_tokens: int = 0  # every generated token, reasoning included
     reply: str | None = None  # the response after its reasoning (``think_end_token``)
     prompt: str = ""
+    followed: dict[str, Verdicts] = field(default_factory=dict)
 
     def record(self) -> dict[str, object]:
         record: dict[str, object] = {
@@ -89,6 +93,8 @@ class GenerationSample:
         }
         if self.reply is not None:
             record["reply"] = self.reply
+        if self.followed:
+            record["followed"] = {name: v.record() for name, v in self.followed.items()}
         return record
 
 
@@ -169,15 +175,22 @@ def score_generations(
     plan: TaskPlan, responses: Sequence[Generation], think_end_token: str | None = None
 ) -> TaskScore:
     """Each generation metric per filter pipeline (``<metric>,<filter>``) from each
-    document's generated text (after its reasoning, with a ``think_end_token``)."""
+    document's generated text (after its reasoning, with a ``think_end_token``); instruction
+    metrics from the instructions each document carries (the spec's processor has checked
+    them when the documents loaded)."""
     spec = plan.spec
     scorers = {
         name: metric
         for name in spec.metrics
         if isinstance(metric := METRICS[name], GenerationMetric)
     }
+    followers = {
+        name: metric
+        for name in spec.metrics
+        if isinstance(metric := METRICS[name], InstructionMetric)
+    }
     samples = []
-    for prompt, response in zip(plan.prompts, responses, strict=True):
+    for prompt, doc, response in zip(plan.prompts, plan.docs, responses, strict=True):
         texts = [strip_reasoning(t, think_end_token, spec.generation.until) for t in response.texts]
         filtered = {name: apply_filter(steps, texts) for name, steps in spec.filters.items()}
         values = {
@@ -185,17 +198,28 @@ def score_generations(
             for name, metric in scorers.items()
             for filter_name, answer in filtered.items()
         }
+        followed = {}
+        if followers:
+            instructions = instructions_of(doc.fields)
+            followed = {name: follow(answer, instructions) for name, answer in filtered.items()}
+        for name, metric in followers.items():
+            for filter_name, verdicts in followed.items():
+                items = metric.items(verdicts)
+                values[f"{name},{filter_name}"] = sum(items) / len(items)
         samples.append(
             GenerationSample(
                 prompt.doc_id, prompt.answer, response.text, filtered, values,
                 prompt.prompt_hash, prompt.fewshot_ids, response.completion_tokens,
-                texts[0] if think_end_token else None, prompt.context,
+                texts[0] if think_end_token else None, prompt.context, followed,
             )
         )  # fmt: skip
-    metrics = {
-        key: document_score(scorers[key.partition(",")[0]], [s.values[key] for s in samples])
-        for key in samples[0].values
-    }
+    metrics = {}
+    for key in samples[0].values:
+        name, _, filter_name = key.partition(",")
+        if name in followers:
+            metrics[key] = followers[name].aggregate([s.followed[filter_name] for s in samples])
+        else:
+            metrics[key] = document_score(scorers[name], [s.values[key] for s in samples])
     return TaskScore(plan, metrics, samples)
 
 

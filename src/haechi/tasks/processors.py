@@ -99,10 +99,22 @@ def kobbq(doc: Fields) -> Fields:
     return {**doc, "choices": [str(c) for c in choices]}
 
 
+def ifeval(doc: Fields) -> Fields:
+    """IFEval's schema (key, prompt, instruction_id_list, kwargs): every instruction id and
+    its arguments are checked against haechi's instruction table, and the packages its
+    checks need are looked for, when the documents load: before a model runs."""
+    # evaluate imports this package, so this import waits for a document
+    from haechi.evaluate.instructions import instructions_of, require_packages
+
+    require_packages(instructions_of(doc))
+    return doc
+
+
 PROCESSORS: dict[str, Callable[[Fields], Fields]] = {
     "kobbq": kobbq,
     "gpqa": gpqa,
     "hellaswag": hellaswag,
+    "ifeval": ifeval,
     "kmmlu": kmmlu,
     "ko_commongen_v2": ko_commongen_v2,
     "kobest_hellaswag": kobest_hellaswag,

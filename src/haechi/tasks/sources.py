@@ -1,5 +1,8 @@
 """Where a task's documents come from: a data folder, the bundled samples or the Hub.
 
+A set written for haechi (``dataset.bundled``: Ko-IFEval's prompts) ships whole in
+``haechi/tasks/data/<task>/`` and is read from there in place of the Hub.
+
 In a data folder a split is ``DIR/<task>/<split>.*``, or else the files the spec's
 ``dataset.data_files`` names in the set's own release layout (globs relative to ``DIR``),
 so one folder of public sets as released (``../shared/data``) serves every task.
@@ -58,11 +61,12 @@ def load_split(
     task: str, split: str, source: DocumentSource, dataset: DatasetSpec
 ) -> list[Document]:
     """Read one split of a task's documents from ``source``."""
+    if source.kind == "samples" or (source.kind == "hub" and dataset.bundled):
+        where = "samples" if source.kind == "samples" else "data"
+        folder = Path(str(resources.files("haechi.tasks").joinpath(where, task)))
+        return _read_folder(folder, split, task)
     if source.kind == "hub":
         return _load_hub(task, split, dataset)
-    if source.kind == "samples":
-        folder = Path(str(resources.files("haechi.tasks").joinpath("samples", task)))
-        return _read_folder(folder, split, task)
     assert source.data_dir is not None
     path = split_file(source.data_dir / task, split)
     if path is not None:

@@ -14,8 +14,9 @@ from haechi.yaml_files import line_of, read_yaml_mapping
 
 
 class DatasetSpec(BaseModel):
-    """Where documents come from: the Hub without ``--data-dir``; with it,
-    ``DIR/<task>/<split>.*`` or else the split's ``data_files``."""
+    """Where documents come from: the Hub (or, for a ``bundled`` set, the files haechi
+    ships) without ``--data-dir`` or ``--samples``; with it, ``DIR/<task>/<split>.*`` or else the split's
+    ``data_files``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -26,6 +27,11 @@ class DatasetSpec(BaseModel):
     data_files: dict[str, list[str]] = Field(
         default_factory=dict,
         description="split → glob(s) relative to --data-dir naming the set's released files",
+    )
+    bundled: bool = Field(
+        False,
+        description="the whole set ships with haechi (tasks/data/<task>/), read in place of "
+        "the Hub",
     )
 
     @field_validator("data_files", mode="before")
