@@ -35,7 +35,7 @@ from haechi.build.checkpoint_io import (
     write_checkpoint,
 )
 from haechi.build.merge_config import DTYPES, MergeConfig
-from haechi.build.merge_methods import dare_generator
+from haechi.build.merge_methods import TensorInputs, dare_generator
 from haechi.errors import InputError
 
 if TYPE_CHECKING:
@@ -233,8 +233,10 @@ def merge_tensor(plan: MergePlan, name: str, digests: _Digests | None = None) ->
     if digests is not None:
         digests.add(name, [*tensors, *([base] if base is not None else [])])
     return config.spec.kernel(
-        tensors, base, config.shared, list(config.per_model),
-        lambda i: dare_generator(config.seed, name, i),
+        TensorInputs(
+            tensors, base, config.shared, list(config.per_model),
+            lambda i: dare_generator(config.seed, name, i),
+        )
     )  # fmt: skip
 
 

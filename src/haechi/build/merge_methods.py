@@ -32,9 +32,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
-# How a merge sees one tensor: the models' tensors in config order, the base's (or None),
-# the global and per-model parameters, and the generator for random pruning.
-Kernel = Callable[..., "torch.Tensor"]
+
+@dataclass(frozen=True)
+class TensorInputs:
+    """How a merge sees one tensor: the models' tensors in config order, the base's (or
+    None), the global and per-model parameters, and the generator for random pruning."""
+
+    tensors: list[torch.Tensor]
+    base: torch.Tensor | None
+    shared: dict[str, Any]
+    per_model: list[dict[str, Any]]
+    generator: Callable[[int], torch.Generator]
+
+
+Kernel = Callable[[TensorInputs], "torch.Tensor"]
 
 
 @dataclass(frozen=True)
@@ -57,14 +68,10 @@ class Method:
     reference: str = ""
 
 
-def linear(
-    tensors: list[torch.Tensor],
-    base: torch.Tensor | None,
-    shared: dict[str, Any],
-    per_model: list[dict[str, Any]],
-    generator: Callable[[int], torch.Generator],
-) -> torch.Tensor:
+def linear(x: TensorInputs) -> torch.Tensor:
     import torch
+
+    tensors, shared, per_model = x.tensors, x.shared, x.per_model
 
     weights = [float(p["weight"]) for p in per_model]
     result = torch.zeros_like(tensors[0], dtype=torch.float32)
@@ -75,14 +82,10 @@ def linear(
     return result
 
 
-def slerp(
-    tensors: list[torch.Tensor],
-    base: torch.Tensor | None,
-    shared: dict[str, Any],
-    per_model: list[dict[str, Any]],
-    generator: Callable[[int], torch.Generator],
-) -> torch.Tensor:
+def slerp(x: TensorInputs) -> torch.Tensor:
     import torch
+
+    base, shared, tensors = x.base, x.shared, x.tensors
 
     assert base is not None
     t, eps, threshold = float(shared["t"]), 1e-8, 0.9995
@@ -112,14 +115,10 @@ def dare_generator(seed: int, tensor: str, model: int) -> torch.Generator:
 def _task_arithmetic(sparsify: str | None, consensus: bool) -> Kernel:
     """task_arithmetic, ties, dare_ties and dare_linear: one kernel, two switches."""
 
-    def kernel(
-        tensors: list[torch.Tensor],
-        base: torch.Tensor | None,
-        shared: dict[str, Any],
-        per_model: list[dict[str, Any]],
-        generator: Callable[[int], torch.Generator],
-    ) -> torch.Tensor:
+    def kernel(x: TensorInputs) -> torch.Tensor:
         import torch
+
+        tensors, base, shared, per_model = x.tensors, x.base, x.shared, x.per_model
 
         assert base is not None
         base32 = base.to(torch.float32)
@@ -127,7 +126,7 @@ def _task_arithmetic(sparsify: str | None, consensus: bool) -> Kernel:
         for i, (tensor, params) in enumerate(zip(tensors, per_model, strict=True)):
             delta = tensor.to(torch.float32) - base32
             if sparsify is not None and float(params["density"]) < 1:
-                delta = _prune(delta, float(params["density"]), sparsify, generator(i))
+                delta = _prune(delta, float(params["density"]), sparsify, x.generator(i))
                 if shared["rescale"]:
                     delta = _l1_rescaled(tensor.to(torch.float32) - base32, delta)
             deltas[i] = delta

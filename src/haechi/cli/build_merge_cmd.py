@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from haechi.cli.build_memory_cmd import gib, memory_size
 from haechi.cli.console import console
+from haechi.progress import tensor_progress
 
 
 def merge_command(
@@ -46,19 +46,7 @@ def merge_command(
             f"largest tensor, {gib(plan.largest_tensor_bytes)} as written); fits in "
             f"{gib(allowed)} ({source})"
         )
-    columns = (
-        TextColumn(f"[bold]{merge.method}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("tensors"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
-        task = bar.add_task("tensors", total=None)
-
-        def advance(done: int, total: int, name: str) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with tensor_progress(merge.method, show=console.is_terminal, console=console) as advance:
         report = merge_checkpoints(
             merge, out, shard_size=shard_size, overwrite=overwrite, memory_limit=limit,
             force=True, on_tensor=advance,

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from haechi.cli.console import console
+from haechi.progress import tensor_progress
 
 
 def upscale_command(
@@ -31,19 +31,7 @@ def upscale_command(
     """Stack two copies of the base minus M layers each (SOLAR's depth up-scaling)."""
     from haechi.build.upscale import depth_upscale
 
-    columns = (
-        TextColumn("[bold]up-scaling"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("tensors"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
-        task = bar.add_task("tensors", total=None)
-
-        def advance(done: int, total: int, name: str) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with tensor_progress("up-scaling", show=console.is_terminal, console=console) as advance:
         report = depth_upscale(
             model, out, remove, shard_size=shard_size, overwrite=overwrite, on_tensor=advance
         )
