@@ -57,6 +57,17 @@ _UNITS = {
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]I?B|B)?\s*$", re.IGNORECASE)
 
 
+# safetensors' floating dtype codes: torch's name and bytes per element
+FLOAT_DTYPES: dict[str, tuple[str, int]] = {
+    "F64": ("float64", 8),
+    "F32": ("float32", 4),
+    "BF16": ("bfloat16", 2),
+    "F16": ("float16", 2),
+}
+# the dtypes a written checkpoint may have (mergekit's ``dtype`` names) → safetensors codes
+OUTPUT_DTYPES = {"float32": "F32", "bfloat16": "BF16", "float16": "F16"}
+
+
 @dataclass(frozen=True)
 class TensorInfo:
     """One tensor of a checkpoint, as its file's header describes it (no data read)."""

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from haechi.build.checkpoint_io import (
+    FLOAT_DTYPES,
+    OUTPUT_DTYPES,
     Checkpoint,
     TensorInfo,
     TensorSource,
@@ -34,7 +36,7 @@ from haechi.build.checkpoint_io import (
     staged_folder,
     write_checkpoint,
 )
-from haechi.build.merge_config import DTYPES, MergeConfig
+from haechi.build.merge_config import MergeConfig
 from haechi.build.merge_methods import TensorInputs, dare_generator
 from haechi.errors import InputError
 
@@ -42,8 +44,6 @@ if TYPE_CHECKING:
     import torch
 
 ProgressCallback = Callable[[int, int, str], None]
-_ITEMSIZE = {"F64": 8, "F32": 4, "BF16": 2, "F16": 2}
-_TORCH = {"F64": "float64", "F32": "float32", "BF16": "bfloat16", "F16": "float16"}
 
 
 @dataclass(frozen=True)
@@ -122,11 +122,11 @@ def plan_merge(config: MergeConfig) -> MergePlan:
     tensors = []
     for name in _write_order(ref):
         info = ref.tensors[name]
-        if info.dtype not in _ITEMSIZE:
+        if info.dtype not in FLOAT_DTYPES:
             raise InputError(f"cannot merge a {info.dtype} tensor", file=str(info.file),
                              field=name, hint="merging needs floating-point tensors")  # fmt: skip
-        dtype = DTYPES[config.dtype] if config.dtype else info.dtype
-        out = TensorInfo(name, info.file, dtype, info.shape, info.numel * _ITEMSIZE[dtype])
+        dtype = OUTPUT_DTYPES[config.dtype] if config.dtype else info.dtype
+        out = TensorInfo(name, info.file, dtype, info.shape, info.numel * FLOAT_DTYPES[dtype][1])
         tensors.append((name, out))
     largest = max((info.numel for _, info in tensors), default=0)
     working = largest * 4 * config.spec.copies(len(models))
@@ -280,7 +280,9 @@ def _merged(plan: MergePlan, digests: _Digests) -> TensorSource:
     @contextmanager
     def read(name: str, info: TensorInfo) -> Iterator[memoryview]:
         result = (
-            merge_tensor(plan, name, digests).to(getattr(torch, _TORCH[info.dtype])).contiguous()
+            merge_tensor(plan, name, digests)
+            .to(getattr(torch, FLOAT_DTYPES[info.dtype][0]))
+            .contiguous()
         )
         yield result.reshape(-1).view(torch.uint8).numpy().data.cast("B")
 

@@ -28,7 +28,6 @@ from haechi.errors import InputError
 from haechi.yaml_files import line_of, read_yaml_mapping
 
 Scalar = StrictBool | float
-DTYPES = {"float32": "F32", "bfloat16": "BF16", "float16": "F16"}
 
 
 class ModelEntry(BaseModel):

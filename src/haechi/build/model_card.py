@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from haechi import __version__
+from haechi.build.checkpoint_io import OUTPUT_DTYPES
 
 if TYPE_CHECKING:
     from haechi.build.checkpoint_io import Checkpoint
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from haechi.build.upscale import UpscalePlan
 
 # safetensors dtype codes → the names mergekit's ``dtype`` accepts
-TORCH_DTYPES = {"F32": "float32", "BF16": "bfloat16", "F16": "float16"}
+TORCH_DTYPES = {code: name for name, code in OUTPUT_DTYPES.items()}
 
 
 def recipe_text(what: str, recipe: dict[str, object]) -> str:

@@ -2,7 +2,7 @@
 
 - ``.txt``: documents separated by a blank line (a paragraph block each);
 - ``.jsonl``/``.json``: a ``text`` string per line (other keys ignored);
-- ``.parquet``: a ``text`` column (read with pyarrow, which the `train` extra brings).
+- ``.parquet``: a ``text`` column (pyarrow, which the `train` extra brings).
 
 Text is NFC-normalised; empty documents are errors naming the file and line (or row).
 """
@@ -28,8 +28,7 @@ def read_texts(path: Path) -> TrainData:
         )
     if not path.is_file():
         raise InputError("no such file", file=str(path))
-    reader = {".txt": _plain, ".parquet": _parquet}.get(path.suffix, _json_lines)
-    examples = reader(path)
+    examples = _plain(path) if path.suffix == ".txt" else _records(path)
     if not examples:
         raise InputError("no documents in the file", file=str(path))
     return TrainData(path, "text", examples, file_sha256(path))
@@ -48,7 +47,9 @@ def _plain(path: Path) -> list[Example]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text: {exc}", file=str(path)) from exc
-    examples, block, start = [], list[str](), 0
+    examples: list[Example] = []
+    block: list[str] = []
+    start = 0
     for number, line in enumerate([*lines, ""], start=1):
         if line.strip():
             start = start or number
@@ -59,29 +60,12 @@ def _plain(path: Path) -> list[Example]:
     return examples
 
 
-def _json_lines(path: Path) -> list[Example]:
+def _records(path: Path) -> list[Example]:
+    """jsonl/json/parquet through ``documents.read_file`` (parquet rows count as lines)."""
     examples = []
     for doc in read_file(path):
         text = doc.fields.get("text")
         if not isinstance(text, str) or not text.strip():
             raise doc.error(f"must be a non-empty string, got {text!r}", "text")
         examples.append(_example(text, doc.origin))
-    return examples
-
-
-def _parquet(path: Path) -> list[Example]:
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path)
-    if "text" not in table.column_names:
-        raise InputError(
-            f"no 'text' column (columns: {', '.join(table.column_names)})", file=str(path)
-        )
-    examples = []
-    for row, text in enumerate(table.column("text").to_pylist()):
-        if not isinstance(text, str) or not text.strip():
-            raise InputError(
-                f"must be a non-empty string, got {text!r}", file=str(path), field=f"text[{row}]"
-            )
-        examples.append(_example(text, f"{path}:row {row}"))
     return examples
