@@ -312,8 +312,8 @@ def test_seed_set_paths_are_taken_from_the_campaign_folder(tmp_path: Path) -> No
         ({}, "seeds[0].source", "unknown seed source None"),
         ({"source": "bundled", "path": "x"}, "seeds[0].path", "not an option of source 'bundled'"),
         ({"source": "bundled", "limt": 3}, "seeds[0].limt", "not an option"),
-        ({"source": "bundled", "limit": "3"}, "seeds[0].limit", "expected a number"),
-        ({"source": "bundled", "limit": True}, "seeds[0].limit", "expected a number"),
+        ({"source": "bundled", "limit": "3"}, "seeds[0].limit", "expected a whole number"),
+        ({"source": "bundled", "limit": True}, "seeds[0].limit", "expected a whole number"),
         ({"source": "bundled", "limit": 0}, "seeds[0].limit", "positive"),
         ({"source": "bundled", "categories": "hate"}, "seeds[0].categories", "expected a list"),
         (

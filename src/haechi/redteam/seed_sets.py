@@ -135,7 +135,7 @@ class _Options:
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             names = {
                 str: "text",
-                int: "a number",
+                int: "a whole number",
                 bool: "true or false",
                 list: "a list",
                 dict: "a mapping",
