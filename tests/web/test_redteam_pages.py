@@ -239,3 +239,16 @@ def _campaigns(site: RedteamSite) -> list:  # type: ignore[type-arg]
     from haechi.review.campaigns import list_campaigns
 
     return list_campaigns(site.store, DATABASE_OWNER)
+
+
+def test_long_texts_are_cut_on_the_attempt_page(fresh_site: RedteamSite) -> None:
+    from haechi.web.routes_redteam import TEXT_CHARS
+
+    site = fresh_site
+    text = "가" * (TEXT_CHARS + 5)
+    run = store_run(
+        site.store, "long", "hf/x", [attempt("k", "s", "c", "direct", "", 1, True, text=text)]
+    )
+    html = client(site, "admin").get(f"/redteam/{run}/attempts/k").text
+    assert "가" * TEXT_CHARS in html and "가" * (TEXT_CHARS + 1) not in html
+    assert f"({TEXT_CHARS + 5})" in html  # the cut says how long the text was

@@ -38,6 +38,7 @@ from haechi.web.routes_runs import pretty_json
 
 router = APIRouter()
 PAGE_SIZE = 50
+TEXT_CHARS = 20_000  # an attempt page's texts are cut after this many characters
 
 
 def attempt_query(
@@ -141,6 +142,7 @@ def redteam_attempt(run_id: str, key: str, request: Request, who: AdminDep) -> R
         review=review,
         rest=rest,
         rest_text=pretty_json(rest),
+        text_chars=TEXT_CHARS,
         campaign_url=campaign_url,
     )
 
