@@ -175,7 +175,9 @@ def test_attempt_page_shows_the_whole_chain_in_korean(site: RedteamSite) -> None
     assert "&#34;prompt&#34;: &#34;단계 3&#34;" in html  # the rest of the chain, as JSON
     assert "\\u" not in html  # Korean as Korean, never \uXXXX
     labelled = admin.get(f"/redteam/{site.a}/attempts/k0-0-0").text
-    assert 'href="/c/rt/dashboard">rt</a> · 사람: 성공 · 1' in labelled
+    assert 'href="/c/rt/dashboard">rt</a> · 사람: 성공 · <a href="/c/rt/adjudicate/' in labelled
+    item = re.search(r'href="(/c/rt/adjudicate/\d+)" id="review-item">1 라벨<', labelled)
+    assert item and "ann" in admin.get(item.group(1)).text  # every label on the item
     assert admin.get(f"/redteam/{site.a}/attempts/nope").status_code == 404
     evaluation = next(r for r in site.store.list_runs(limit=None) if r.kind != "redteam")
     assert admin.get(f"/redteam/{evaluation.id}").status_code == 404

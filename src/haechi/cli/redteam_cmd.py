@@ -100,7 +100,7 @@ def diff_command(
     db: DbOption = None,
 ) -> None:
     """How B's attack-success rates differ from A's (two-proportion z-test per row), and
-    the seeds that succeeded in one run and in neither of the other's attempts."""
+    the seeds that succeeded through some attempt in one run and through none in the other."""
     from haechi.redteam.diff import diff_reports
     from haechi.redteam.report import build_report
 

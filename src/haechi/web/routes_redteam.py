@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from haechi.charts import Chart, bar_chart, rates_chart, wilson_point
 from haechi.errors import InputError
@@ -153,12 +154,16 @@ async def send_to_review(run_id: str, request: Request, who: AdminDep, query: Qu
     form = await checked_form(request, who)
     campaign = str(form.get("campaign") or "").strip()
     reviewers = str(form.get("reviewers") or "").replace(",", " ").split()
-    _, _, chosen = _chosen(request, who, run_id, query)
-    if not chosen:
-        raise InputError("the filters choose no attempt", field="campaign")
-    keys = [a.key for a in chosen]
-    info, _ = send_attempts(state(request).store, who.account, run_id, keys, campaign, reviewers)
-    return redirect(campaign_url(info.name, "dashboard"))
+
+    def send() -> str:
+        _, _, chosen = _chosen(request, who, run_id, query)
+        if not chosen:
+            raise InputError("the filters choose no attempt", field="campaign")
+        keys = [a.key for a in chosen]
+        store = state(request).store
+        return send_attempts(store, who.account, run_id, keys, campaign, reviewers)[0].name
+
+    return redirect(campaign_url(await run_in_threadpool(send), "dashboard"))
 
 
 def _chosen(
