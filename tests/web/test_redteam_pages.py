@@ -133,6 +133,8 @@ def test_pages_are_for_admins_only(site: RedteamSite) -> None:
 
 def test_run_page_rates_filters_and_pages(site: RedteamSite) -> None:
     admin = client(site, "admin")
+    listing = admin.get("/redteam").text  # the rates each run stored
+    assert "18/60" in listing and "4/60" in listing and listing.count("1/3") == 2
     html = admin.get(f"/redteam/{site.a}").text
     low, high = wilson(18, 60)
     assert f'ASR 30.0% <small class="muted">[{100 * low:.1f}, {100 * high:.1f}] 18/60' in html
