@@ -193,9 +193,14 @@ def difference_chart(comparison: RunComparison) -> Chart:
     return bar_chart("B − A (points)", [t.task for t in tasks], [points], ["B − A"], scale=100)
 
 
+def wilson_point(r: Rate) -> Point | None:
+    """A rate with its Wilson 95% interval (``None``: nothing measured)."""
+    return Point(r.value, *r.interval) if r.n else None
+
+
 def rates_chart(title: str, rates: dict[str, Rate]) -> Chart:
     """Rates (%) per key with their Wilson intervals."""
-    points = [Point(r.value, *r.interval) if r.n else None for r in rates.values()]
+    points = [wilson_point(r) for r in rates.values()]
     return bar_chart(title, list(rates), [points], [title], domain=(0.0, 1.0), scale=100)
 
 

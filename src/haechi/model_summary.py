@@ -19,6 +19,7 @@ from haechi.redteam.report import CampaignReport
 from haechi.review.accounts import Account
 from haechi.review.arena import campaign_votes
 from haechi.review.campaigns import list_campaigns
+from haechi.review.imports import redteam_source
 from haechi.review.results import campaign_results
 from haechi.review.summary import CategoryRates, summarize
 from haechi.store import RunNotFoundError, RunRecord, Store
@@ -131,7 +132,7 @@ def model_summary(
     )
     if not account.is_admin:
         return replace(summary, labels_hidden=True)
-    sources = {f"redteam:{r.run.id}" for r in redteam}
+    sources = {redteam_source(r.run.id) for r in redteam}
     return replace(
         summary,
         human=_human(store, account, sources),

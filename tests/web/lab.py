@@ -1,6 +1,6 @@
 """A small lab in one store, built from real runs: two tiny models evaluated on copies of
 the bundled sample documents (full runs, so they rank), a partial run, a red-team campaign
-against the first model with human labels on its attempts, side-by-side votes between
+against each model (human labels on the first one's attempts), side-by-side votes between
 the two, and a judge run grading the first model's outputs."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from haechi.review.imports import ImportLine, import_items, lines_from_attempts
 from haechi.review.labels import submit_label
 from haechi.review.queue import next_item
 from haechi.store import ResultRecord, Store
+from haechi.store.attempts import load_attempts
 
 TASKS = ["kobest", "ko_arc", "kmmlu"]
 COPIES = 3  # each bundled test document repeated, so the comparison has documents to pair
@@ -33,7 +34,9 @@ class Lab:
     a: str  # eval run ids
     b: str
     partial: str
-    redteam: str
+    redteam: str  # campaign "tiny" against a, then against b
+    redteam_b: str
+    attempt_key: str  # one attempt of ``redteam``
     spec_a: str
     spec_b: str
     fp_a: str
@@ -77,8 +80,12 @@ def build_lab(store: Store, llama: Path, qwen: Path, tmp: Path) -> Lab:
         store=store,
         progress=False,
     ).run_id
-    spec = load_campaign(campaign_file(tmp, models[0].name, "detectors: [{type: refusal}]\n"))
-    redteam = Campaign(spec, tmp).run(store, progress=False).run_id
+    redteam, redteam_b = (
+        Campaign(load_campaign(campaign_file(tmp, m.name, "detectors: [{type: refusal}]\n")), tmp)
+        .run(store, progress=False)
+        .run_id
+        for m in models
+    )
     admin = add_user(store, "admin", "admin", PASSWORD)
     reviewer = add_user(store, "rev0", "reviewer", PASSWORD)
     import_items(
@@ -104,7 +111,8 @@ def build_lab(store: Store, llama: Path, qwen: Path, tmp: Path) -> Lab:
     store.finish_run(judge)
     assert runs[0] and runs[1] and partial
     return Lab(
-        runs[0], runs[1], partial, redteam, models[0].name, models[1].name,
+        runs[0], runs[1], partial, redteam, redteam_b, load_attempts(store, redteam)[0].key,
+        models[0].name, models[1].name,
         models[0].fingerprint, models[1].fingerprint, admin, reviewer,
     )  # fmt: skip
 

@@ -55,6 +55,10 @@ def _pages(lab: Lab) -> dict[str, str]:
         "compare": f"/compare?a={lab.a}&b={lab.b}",
         "models": "/models",
         "model": f"/models/{lab.fp_a}",
+        "redteam": "/redteam",
+        "redteam-run": f"/redteam/{lab.redteam}",
+        "redteam-attempt": f"/redteam/{lab.redteam}/attempts/{lab.attempt_key}",
+        "redteam-diff": f"/redteam/diff?a={lab.redteam}&b={lab.redteam_b}",
     }
 
 
@@ -179,6 +183,36 @@ def test_model_page_for_admin_and_reviewer(lab_site: tuple[str, Lab]) -> None:
         assert page.locator("#labels-hidden").count() == 1
         assert page.locator("table.human").count() == 0
         assert admin.problems == [] and reviewer.problems == []
+
+
+def test_redteam_pages_filter_open_attempts_and_diff(lab_site: tuple[str, Lab]) -> None:
+    url, lab = lab_site
+    with chromium() as browser:
+        watched = Watched(browser, SIZES["desktop"])
+        browser_login(watched.page, url, "admin", PASSWORD)
+        page = watched.visit(f"{url}/models/{lab.fp_a}")
+        with page.expect_navigation():  # the model page links its red-team runs
+            page.click(f"a[href='/redteam/{lab.redteam}']")
+        assert page.locator("#asr-chart svg rect").count() >= 1
+        total = page.locator("#attempts tbody tr").count()
+        assert page.inner_text("#matched") == f"{total} / {total}"
+        page.select_option("#filters select[name=kind]", "control")
+        page.select_option("#filters select[name=label]", "success")  # the lab labels all "yes"
+        with page.expect_navigation():
+            page.click("#filters button")
+        assert page.inner_text("#matched") == f"3 / {total}"  # the three controls
+        assert page.locator("#attempts tbody tr.control").count() == 3
+        with page.expect_navigation():
+            page.locator("#attempts tbody a").first.click()
+        assert "refusal" in page.inner_text("#verdicts")
+        assert page.locator("#turns .turn.assistant").count() == 1
+        page = watched.visit(f"{url}/redteam/diff?b={lab.redteam_b}")
+        page.select_option("#pick-runs select[name=a]", lab.redteam)
+        with page.expect_navigation():
+            page.click("#pick-runs button")
+        assert page.locator("#diff tbody tr").count() >= 3  # overall, categories, over-refusal
+        assert page.locator("#diff-chart svg rect").count() >= 2
+        assert watched.problems == []
 
 
 def test_report_file_opens_offline_without_violations(

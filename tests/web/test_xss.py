@@ -1,6 +1,7 @@
 """Model outputs are adversarial: every XSS payload, in every place model text reaches
 (prompts, responses, turns, categories, ids, attack chains, detector names, arena answers
-and model names, reviewers' notes, leaderboard, run and model pages' model specs and tasks), must show as plain
+and model names, reviewers' notes, leaderboard, run and model pages' model specs and tasks,
+red-team runs' seeds, categories, generators, converters and detectors), must show as plain
 text on every page that shows it, in a real browser, execute nothing, and leave the page
 working."""
 
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.redteam.stored import attempt, store_run
 from tests.review.conftest import PASSWORD, ReviewSetup
 from tests.web.browser import browser_login, chromium, keys_ready, open_queue
 from tests.web.conftest import LiveServer, Site, artifacts_dir
@@ -22,6 +24,7 @@ from haechi.review.labels import submit_label
 from haechi.review.queue import next_item
 from haechi.review.results import campaign_results
 from haechi.store import ResultRecord, Store, open_store
+from haechi.store.attempts import VerdictRecord
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -103,6 +106,22 @@ def store_eval_runs(store: Store) -> None:
         store.finish_run(run)
 
 
+def store_redteam_runs(store: Store) -> list[str]:
+    """Two red-team runs whose seeds, categories, generators, converters, attacks, answers
+    and detector names are payloads (the second flips every seed of the first)."""
+    runs = []
+    for flip in (False, True):
+        attempts = [
+            attempt(
+                f"x-{name}", f"seed {payload}", f"<i>{name}</i>", payload, payload, 2,
+                (i % 2 == 0) != flip, text=payload,
+            ).model_copy(update={"verdicts": (VerdictRecord(detector=payload, success=True),)})
+            for i, (name, payload) in enumerate(PAYLOADS.items())
+        ]  # fmt: skip
+        runs.append(store_run(store, PAYLOADS["script"], PAYLOADS["svg-onload"], attempts))
+    return runs
+
+
 @pytest.fixture
 def xss_site(site_db: str) -> Iterator[Site]:
     from haechi.web import create_app
@@ -117,6 +136,7 @@ def xss_site(site_db: str) -> Iterator[Site]:
         add_members(store, "duel", ["rev0"])
         import_lines(store, duel, arena_lines(), source="arena")
         store_eval_runs(store)
+        store_redteam_runs(store)
         with LiveServer(create_app(store=store)) as server:
             yield Site(server.url, ReviewSetup(store, admin, [], campaign), site_db)
 
@@ -192,6 +212,11 @@ def test_admin_pages_show_every_payload_as_text(xss_site: Site) -> None:
         for name in ("script", "svg-onload", "rtl-override", "very-long")
     ]
     pages += [f"/compare?a={runs[0].id}&b={runs[1].id}"]
+    red = [r.id for r in store.list_runs(kind="redteam", limit=None)]
+    pages += ["/redteam", f"/redteam/{red[0]}", f"/redteam/diff?a={red[0]}&b={red[1]}"]
+    # the run page shows every payload; attempt pages, one per kind of breakout
+    shown = ("script", "attribute-breakout", "textarea-breakout", "svg-onload", "very-long")
+    pages += [f"/redteam/{red[0]}/attempts/x-{name}" for name in shown]
     for campaign in ("xss", "duel"):
         for item in item_ids(xss_site, campaign):
             pages += [

@@ -99,19 +99,25 @@ def diff_command(
     name_b: Annotated[str, typer.Argument(help="The campaign to compare with it.")],
     db: DbOption = None,
 ) -> None:
-    """How B's attack-success rates differ from A's (two-proportion z-test per row)."""
-    from haechi.redteam.report import build_report, compare
+    """How B's attack-success rates differ from A's (two-proportion z-test per row), and
+    the seeds that succeeded through some attempt in one run and through none in the other."""
+    from haechi.redteam.diff import diff_reports
+    from haechi.redteam.report import build_report
 
     with open_store(db) as store:
-        a, b = build_report(store, name_a), build_report(store, name_b)
+        diff = diff_reports(build_report(store, name_a), build_report(store, name_b))
     table = Table("", f"A: {name_a}", f"B: {name_b}", "B − A", "p")
-    for label, c in compare(a, b):
+    for label, c in diff.rows:
         table.add_row(
             label, _rate(c.a.value, c.a.n), _rate(c.b.value, c.b.n),
             "—" if not (c.a.n and c.b.n) else f"{100 * c.delta:+.1f}",
             "—" if c.p_value != c.p_value else f"{c.p_value:.3f}",
         )  # fmt: skip
     console.print(table)
+    console.print(
+        f"flipped seeds: {len(diff.broken)} succeeded only in B, {len(diff.fixed)} only in A"
+        + "".join(f"\n  {'B' if f.broken else 'A'} {f.seed_id} ({f.category})" for f in diff.flips)
+    )
 
 
 def report_summary(report: CampaignReport) -> None:

@@ -77,7 +77,12 @@ def import_command(
     was (no new campaign).
     """
     from haechi.review.import_files import read_import_file
-    from haechi.review.imports import import_items, lines_from_attempts, lines_from_square
+    from haechi.review.imports import (
+        import_items,
+        lines_from_attempts,
+        lines_from_square,
+        redteam_source,
+    )
     from haechi.review.label_schema import load_label_schema
     from haechi.store import open_store
 
@@ -95,7 +100,7 @@ def import_command(
             origin = f"square:{Path(source).name}"
         else:
             lines = lines_from_attempts(store, source, select, sample, seed, controls)  # type: ignore[arg-type]
-            origin = f"redteam:{source}"
+            origin = redteam_source(source)
         info, summary = import_items(
             store,
             campaign,

@@ -11,7 +11,7 @@ import jinja2
 from haechi.errors import InputError
 from haechi.redteam.metrics import Comparison, Rate, TurnRow, asr_by_turn, breakdown, rate, refused
 from haechi.redteam.plan import DIMENSIONS
-from haechi.store import RunRecord, Store
+from haechi.store import RunNotFoundError, RunRecord, Store
 from haechi.store.attempts import AttemptRecord, load_attempts
 
 MULTI_TURN = ("pair", "crescendo", "tap")
@@ -161,6 +161,25 @@ def latest_run(store: Store, name: str) -> RunRecord:
 def build_report(store: Store, name: str) -> CampaignReport:
     run = latest_run(store, name)
     return CampaignReport(run, load_attempts(store, run.id))
+
+
+def stored_rates(run: RunRecord) -> dict[str, Rate]:
+    """The ``asr`` and ``over_refusal`` a completed run stored (``metrics.summary_results``),
+    without reading its attempts; empty for a run still going."""
+    return {
+        r.metric: Rate(round(r.value * r.n), r.n)
+        for r in run.results
+        if r.task == "redteam" and r.n
+    }
+
+
+def run_report(store: Store, run_id: str) -> CampaignReport:
+    """The report of the stored red-team run ``run_id`` (``RunNotFoundError`` when there
+    is none, or the run is of another kind)."""
+    run = store.get_run(run_id)
+    if run.kind != "redteam":
+        raise RunNotFoundError(run_id)
+    return CampaignReport(run, load_attempts(store, run_id))
 
 
 def compare(a: CampaignReport, b: CampaignReport) -> list[tuple[str, Comparison]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,6 +128,16 @@ class ImportSummary:
     labels: int
 
 
+def redteam_source(run_id: str) -> str:
+    """The ``source`` of review items imported from red-team run ``run_id``."""
+    return f"redteam:{run_id}"
+
+
+def attempt_item_id(run_id: str, key: str) -> str:
+    """The review item id of the run's attempt ``key``."""
+    return f"{run_id[:8]}-{key}"
+
+
 def lines_from_attempts(
     store: Store,
     run_id: str,
@@ -135,14 +145,20 @@ def lines_from_attempts(
     sample: int | None = None,
     seed: int = 0,
     controls: bool | None = None,
+    keys: Collection[str] | None = None,
 ) -> list[ImportLine]:
     """Red-team attempts of a run as review items: ``all``, the attacks a detector
-    ``flagged`` (decided successful), or a seeded random ``sampled`` subset of ``sample``.
+    ``flagged`` (decided successful), or a seeded random ``sampled`` subset of ``sample``;
+    with ``keys``, only the attempts of those keys.
 
     Benign controls (items marked ``control``) come with ``all``; with ``flagged`` and
     ``sampled`` only when ``controls`` is true, and then ``flagged`` takes the controls
-    the refusal detector saw refused (over-refusals). ``controls=False`` leaves them out."""
+    the refusal detector saw refused (over-refusals). ``controls=False`` leaves them out.
+    Attempts without a response (``error``) are never items."""
     attempts = [a for a in load_attempts(store, run_id) if a.error is None]
+    if keys is not None:
+        wanted = set(keys)
+        attempts = [a for a in attempts if a.key in wanted]
     if not (which == "all" if controls is None else controls):
         attempts = [a for a in attempts if not a.benign]
     if which == "flagged":
@@ -183,7 +199,7 @@ def _attempt_line(run_id: str, attempt: AttemptRecord) -> ImportLine:
     ]
     prompt = next((t.content for t in reversed(turns) if t.role == "user"), "")
     return ImportLine(
-        id=f"{run_id[:8]}-{attempt.key}",
+        id=attempt_item_id(run_id, attempt.key),
         prompt=prompt,
         response=str(attempt.chain.get("response", "")),
         category=attempt.category,

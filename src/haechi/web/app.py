@@ -102,13 +102,21 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(_package_dir("static"))), name="static")
     _add_error_pages(app)
 
-    from haechi.web import routes_admin, routes_auth, routes_models, routes_review, routes_runs
+    from haechi.web import (
+        routes_admin,
+        routes_auth,
+        routes_models,
+        routes_redteam,
+        routes_review,
+        routes_runs,
+    )
 
     app.include_router(routes_auth.router)
     app.include_router(routes_review.router)
     app.include_router(routes_admin.router)
     app.include_router(routes_runs.router)
     app.include_router(routes_models.router)
+    app.include_router(routes_redteam.router)
     return app
 
 

@@ -71,8 +71,8 @@ def run_page(run_id: str, request: Request, who: ViewerDep) -> Response:
         run=run,
         files=files,
         subtasks=files.subtask_scores(),
-        config_text=_pretty(run.config),
-        versions_text=_pretty(run.versions),
+        config_text=pretty_json(run.config),
+        versions_text=pretty_json(run.versions),
     )
 
 
@@ -134,6 +134,6 @@ def compare_page(request: Request, who: ViewerDep, a: str = "", b: str = "") -> 
     )
 
 
-def _pretty(value: Any) -> str:
-    # Korean stays readable (no \uXXXX); the template escapes it
+def pretty_json(value: Any) -> str:
+    """JSON for a page: indented, Korean kept readable (no \\uXXXX); templates escape it."""
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
