@@ -191,7 +191,10 @@ def _arena_rows(documents: list[Document], dropped: Counter[str]) -> list[Prefer
             arena = (doc.fields.get("chain") or {}).get("arena")
             if not isinstance(arena, dict):
                 raise doc.error("an arena item holds its answers in chain.arena", "chain")
-            a, b = _text(doc, "chain.arena.a", arena.get("a")), _text(doc, "chain.arena.b", arena.get("b"))
+            a, b = (
+                _text(doc, "chain.arena.a", arena.get("a")),
+                _text(doc, "chain.arena.b", arena.get("b")),
+            )
         else:
             try:
                 outcome = parse_outcome(_text(doc, "winner"))

@@ -347,7 +347,12 @@ def _points(trainer: CountingTrainer, key: str) -> list[LossPoint]:
 
 def _preference_points(trainer: CountingTrainer, prefix: str) -> list[PreferencePoint]:
     """TRL's DPO metrics (``rewards/...``, ``eval_rewards/...`` for held-out pairs)."""
-    keys = {"margin": "margins", "accuracy": "accuracies", "chosen": "chosen", "rejected": "rejected"}
+    keys = {
+        "margin": "margins",
+        "accuracy": "accuracies",
+        "chosen": "chosen",
+        "rejected": "rejected",
+    }
     return [
         PreferencePoint(
             step=int(h["step"]),

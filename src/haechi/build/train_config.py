@@ -134,7 +134,10 @@ class TrainConfig(BaseModel):
                 field="assistant-only-loss",
             )
         if self.objective != "dpo":
-            given = {"data_format": self.data_format is not None, "precompute_ref": self.precompute_ref}
+            given = {
+                "data_format": self.data_format is not None,
+                "precompute_ref": self.precompute_ref,
+            }
             given |= {"beta": self.beta != 0.1, "dpo_loss": self.dpo_loss != "sigmoid"}
             for name, set_ in given.items():
                 if set_:

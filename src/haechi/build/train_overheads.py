@@ -112,7 +112,12 @@ def overheads(
             )
         add("layers backward end", "LoRA dropout copies", layer)
 
-    every: tuple[str, ...] = (*ALL_LAYERS, "layers backward end", "optimizer step", "embedding backward")
+    every: tuple[str, ...] = (
+        *ALL_LAYERS,
+        "layers backward end",
+        "optimizer step",
+        "embedding backward",
+    )
     if reference is not None:
         every += (REFERENCE_FORWARD,)
     saved = 0

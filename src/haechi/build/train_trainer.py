@@ -241,7 +241,7 @@ def build_trainer(
     reference log-probabilities are precomputed; with adapters the base is the reference."""
     from datasets import Dataset
 
-    common: dict[str, Any] = {}
+    common: dict[str, Any] = {"args": args}  # SFTConfig or DPOConfig, as ``kind`` takes
     kind: type[CountingTrainer] = CountingSFTTrainer
     if config.objective == "dpo":
         kind = CountingDPOTrainer
@@ -251,7 +251,6 @@ def build_trainer(
     trainer = kind(
         model=model,
         **common,
-        args=args,
         train_dataset=Dataset.from_list(train_rows),
         eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
         processing_class=tokenizer,
