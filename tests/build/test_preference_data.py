@@ -122,6 +122,10 @@ def test_arena_votes_file_winner_chosen_ties_dropped(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="unknown winner") as caught:
         read_preferences(jsonl(tmp_path / "x.jsonl", [{**rows[0], "winner": "c"}]), "arena")
     assert caught.value.field == "winner"
+    red_team_item = {"id": "i0", "prompt": "p", "response": "r", "chain": {}, "labels": []}
+    with pytest.raises(InputError, match=r"chain\.arena") as caught:
+        read_preferences(jsonl(tmp_path / "red.jsonl", [red_team_item]), "arena")
+    assert caught.value.hint is not None and "arena pairs" in caught.value.hint
 
 
 def answers(path: Path, model: str, n: int) -> Path:

@@ -185,16 +185,19 @@ def _arena_rows(documents: list[Document], dropped: Counter[str]) -> list[Prefer
     pairs = []
     for doc in documents:
         if "labels" in doc.fields:  # an exported campaign item
+            chain = doc.fields.get("chain")
+            arena = chain.get("arena") if isinstance(chain, dict) else None
+            if not isinstance(arena, dict):
+                raise doc.error(
+                    "an arena item holds its answers in chain.arena",
+                    "chain",
+                    "export a campaign made by `haechi arena pairs`",
+                )
+            a = _text(doc, "chain.arena.a", arena.get("a"))
+            b = _text(doc, "chain.arena.b", arena.get("b"))
             outcome = _campaign_vote(doc, dropped)
             if outcome is None:
                 continue
-            arena = (doc.fields.get("chain") or {}).get("arena")
-            if not isinstance(arena, dict):
-                raise doc.error("an arena item holds its answers in chain.arena", "chain")
-            a, b = (
-                _text(doc, "chain.arena.a", arena.get("a")),
-                _text(doc, "chain.arena.b", arena.get("b")),
-            )
         else:
             try:
                 outcome = parse_outcome(_text(doc, "winner"))

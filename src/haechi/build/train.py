@@ -138,7 +138,14 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainReport:
         before_ppl = perplexity(model, tokenizer, held_out, config.max_length) if held_out else None
         args = tt.training_arguments(config, precision, device, n_eval > 0)
         trainer = tt.build_trainer(config, model, tokenizer, args, *rows)
-        before = sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()])
+        # the tensors alive before the steps: the model (with its adapters) and DPO's reference
+        loaded = [model, getattr(trainer, "ref_model", None)]
+        before = sum(
+            t.numel() * t.element_size()
+            for m in loaded
+            if m is not None
+            for t in [*m.parameters(), *m.buffers()]
+        )
         with contextlib.ExitStack() as stack:
             meter = tt.StepMeter(stack, progress, device, trainer)
             trainer.add_callback(meter)
