@@ -56,19 +56,19 @@ def test_dpo_raises_the_margin_on_the_training_pairs_and_resumes(
 ) -> None:
     data = jsonl(tmp_path / "pairs.jsonl", PAIRS)
     out = tmp_path / "run"
-    common: dict[str, Any] = dict(batch_size=4, learning_rate=2e-3, save_steps=4, eval_data=data)
-    first = train(settings(tiny_llama_dir, data, out, max_steps=4, **common), progress=False)
+    common: dict[str, Any] = dict(batch_size=4, learning_rate=3e-3, save_steps=2, eval_data=data)
+    first = train(settings(tiny_llama_dir, data, out, max_steps=2, **common), progress=False)
     # step 1: the policy is the reference (LoRA's B starts at zero): no margin, loss log 2
     assert first.preferences[0].step == 1 and abs(first.preferences[0].margin) < 1e-6
     assert abs(first.losses[0].loss - 0.6931) < 1e-3
     report = train(
-        settings(tiny_llama_dir, data, out, max_steps=10, resume=True, **common), progress=False
+        settings(tiny_llama_dir, data, out, max_steps=8, resume=True, **common), progress=False
     )
-    assert report.resumed_from is not None and report.resumed_from.endswith("checkpoint-4")
-    assert report.global_step == 10 and report.throughput.steps == 6
+    assert report.resumed_from is not None and report.resumed_from.endswith("checkpoint-2")
+    assert report.global_step == 8 and report.throughput.steps == 6
     assert report.throughput.samples == 6 * 4  # pairs, each two sequences
     (held_out,) = report.eval_preferences  # evaluated once, at the end, on the same pairs
-    assert held_out.step == 10
+    assert held_out.step == 8
     assert held_out.margin > 0.3 and held_out.accuracy == 1.0, held_out  # 0 before training
     assert held_out.chosen > held_out.rejected
     assert report.eval_losses[-1].loss < 0.55 < report.losses[0].loss  # from log 2
