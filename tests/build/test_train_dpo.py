@@ -159,3 +159,25 @@ def test_cli_dpo_from_arena_votes_is_checked_before_training(
     assert isinstance(result.exception, DoesNotFitError)
     assert "reference model" in result.output
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_cli_trains_dpo_from_an_arena_votes_file(tiny_llama_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from haechi.cli.app import app
+
+    votes = [
+        {"winner": w, "prompt": p["prompt"], "response_a": p["chosen"], "response_b": p["rejected"]}
+        for p, w in zip(PAIRS, ["model_a", "a", "tie", "both_bad"], strict=True)
+    ]
+    data = jsonl(tmp_path / "votes.jsonl", votes)
+    args = ["build", "train", "-m", str(tiny_llama_dir), "--objective", "dpo", "--json"]
+    args += ["--data-format", "arena", "--data", str(data), "-o", str(tmp_path / "run")]
+    args += ["--device", "cpu", "--max-steps", "1", "--max-length", "64"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "run" / REPORT_FILE).read_text("utf-8"))
+    assert report["data"]["format"] == "arena" and report["data"]["train_examples"] == 2
+    assert report["data"]["dropped"] == {"both-bad": 1, "tie": 1}
+    assert report["global_step"] == 1 and report["throughput"]["samples"] == 1  # batch 1 pair

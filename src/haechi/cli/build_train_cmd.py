@@ -205,6 +205,8 @@ def train_command(
     config = validated(TrainConfig, values)
     check = plan_memory(config)
     out = err_console if json_out else console
+    if config.objective == "dpo":
+        out.print("dpo: each pair is two rows (chosen, rejected): the estimate's batch counts rows")
     _print_check(check, out)
     if check.fits is False and not force:
         raise DoesNotFitError(check)
