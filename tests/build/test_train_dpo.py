@@ -171,6 +171,7 @@ def test_cli_trains_dpo_from_an_arena_votes_file(tiny_llama_dir: Path, tmp_path:
         {"winner": w, "prompt": p["prompt"], "response_a": p["chosen"], "response_b": p["rejected"]}
         for p, w in zip(PAIRS, ["model_a", "a", "tie", "both_bad"], strict=True)
     ]
+    votes.append({**votes[0], "prompt": "아주 긴 질문 " * 40})  # fills --max-length 64
     data = jsonl(tmp_path / "votes.jsonl", votes)
     args = ["build", "train", "-m", str(tiny_llama_dir), "--objective", "dpo", "--json"]
     args += ["--data-format", "arena", "--data", str(data), "-o", str(tmp_path / "run")]
@@ -179,5 +180,6 @@ def test_cli_trains_dpo_from_an_arena_votes_file(tiny_llama_dir: Path, tmp_path:
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "run" / REPORT_FILE).read_text("utf-8"))
     assert report["data"]["format"] == "arena" and report["data"]["train_examples"] == 2
-    assert report["data"]["dropped"] == {"both-bad": 1, "tie": 1}
+    dropped = {"both-bad": 1, "tie": 1, "prompts that fill max-length": 1}
+    assert report["data"]["dropped"] == dropped
     assert report["global_step"] == 1 and report["throughput"]["samples"] == 1  # batch 1 pair

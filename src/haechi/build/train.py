@@ -23,9 +23,10 @@ import contextlib
 import importlib.util
 import logging
 import time
+from collections.abc import Sized
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from haechi.build.memory import Precision, load_config
 from haechi.build.perplexity import perplexity
@@ -138,6 +139,15 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainReport:
         before_ppl = perplexity(model, tokenizer, held_out, config.max_length) if held_out else None
         args = tt.training_arguments(config, precision, device, n_eval > 0)
         trainer = tt.build_trainer(config, model, tokenizer, args, *rows)
+        too_long = 0
+        if config.objective == "dpo":  # TRL drops pairs whose prompt leaves no answer token
+            too_long = n_train - len(cast(Sized, trainer.train_dataset))
+            if too_long == n_train:
+                raise InputError(
+                    f"every prompt fills --max-length {config.max_length}: no answer to train on",
+                    file=str(config.data),
+                    field="max-length",
+                )
         # the tensors alive before the steps: the model (with its adapters) and DPO's reference
         loaded = [model, getattr(trainer, "ref_model", None)]
         before = sum(
@@ -164,7 +174,7 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainReport:
     report = TrainReport(
         config=config,
         base_model=_identity(config, hf_config, trainer),
-        data=_summary(config, data, eval_data, n_train, n_eval, chat),
+        data=_summary(config, data, eval_data, n_train, n_eval, chat, too_long),
         device_name=_device_name(device),
         memory=check,
         forced=check.fits is False,
@@ -326,6 +336,7 @@ def _summary(
     n_train: int,
     n_eval: int,
     chat: bool,
+    too_long: int = 0,
 ) -> DataSummary:
     loss_on: LossOn = "all" if data.format == "text" else "completion"  # dpo: the answers
     if data.format == "messages":
@@ -336,11 +347,14 @@ def _summary(
         format=data.format,
         chat_template=chat,
         loss_on=loss_on,
-        train_examples=n_train,
+        train_examples=n_train - too_long,
         eval_file=str(eval_data.path) if eval_data else None,
         eval_sha256=eval_data.sha256 if eval_data else None,
         eval_examples=n_eval,
-        dropped=data.dropped if isinstance(data, PreferenceData) else {},
+        dropped={
+            **(data.dropped if isinstance(data, PreferenceData) else {}),
+            **({"prompts that fill max-length": too_long} if too_long else {}),
+        },
     )
 
 
