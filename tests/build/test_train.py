@@ -156,7 +156,7 @@ def test_prompt_tokens_are_masked_and_assistant_only_loss(
     config = settings(tiny_llama_dir, tmp_path / "x.jsonl", tmp_path / "run", method="full")
     tok = tt.load_tokenizer(config)
     model = tt.load_model(config, "fp32")
-    args = tt.sft_arguments(config, "fp32", "cpu", has_eval=False)
+    args = tt.training_arguments(config, "fp32", "cpu", has_eval=False)
     pairs = to_records(
         read_examples(jsonl(tmp_path / "p.jsonl", PAIRS)).examples, "prompt-response", True
     )
@@ -177,7 +177,7 @@ def test_prompt_tokens_are_masked_and_assistant_only_loss(
             tiny_llama_dir, tmp_path / "c.jsonl", tmp_path / "run", method="full",
             max_length=256, assistant_only_loss=only,
         )  # fmt: skip
-        args = tt.sft_arguments(config, "fp32", "cpu", has_eval=False)
+        args = tt.training_arguments(config, "fp32", "cpu", has_eval=False)
         trainer = tt.build_trainer(config, model, tok, args, chats, [])
         batch = trainer.data_collator([trainer.train_dataset[0]])
         ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()

@@ -5,6 +5,7 @@ from haechi.build.memory_estimate import estimate
 from haechi.build.memory_measure import measure
 from haechi.build.merge import MergeReport, merge_checkpoints, plan_merge
 from haechi.build.merge_config import MergeConfig, load_merge_config
+from haechi.build.preference_data import PreferencePair, read_preferences
 from haechi.build.train import plan_memory  # not train(): it would hide its module's name
 from haechi.build.train_config import TrainConfig, TrainReport
 from haechi.build.upscale import UpscaleReport, depth_upscale, plan_upscale, solar_layer_map
@@ -14,6 +15,7 @@ __all__ = [
     "MemoryEstimate",
     "MergeConfig",
     "MergeReport",
+    "PreferencePair",
     "TrainConfig",
     "TrainReport",
     "UpscaleReport",
@@ -25,5 +27,6 @@ __all__ = [
     "plan_memory",
     "plan_merge",
     "plan_upscale",
+    "read_preferences",
     "solar_layer_map",
 ]

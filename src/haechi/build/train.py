@@ -7,6 +7,9 @@ adapter or the model (and the merged model), and writes ``train_report.json``.
 
 Continued pre-training (``objective="causal-lm"``) reads raw text (``train_text``) and
 trains on every token; held-out perplexity (``perplexity``) is measured before and after.
+Preference tuning (``objective="dpo"``) reads pairs (``preference_data``) into TRL's
+``DPOTrainer`` on the same path: the same memory check (with the reference model),
+checkpoints, resume and report, plus TRL's reward margins and accuracies.
 
 Loss: ``prompt``/``response`` lines become TRL prompt-completion rows, so the prompt's
 tokens are masked from the loss (``completion_only_loss``); ``messages`` lines train on the
@@ -20,12 +23,19 @@ import contextlib
 import importlib.util
 import logging
 import time
+from collections.abc import Sized
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from haechi.build.memory import Precision, load_config
 from haechi.build.perplexity import perplexity
+from haechi.build.preference_data import (
+    PreferenceData,
+    PreferencePair,
+    preference_records,
+    read_preferences,
+)
 from haechi.build.train_config import (
     DataSummary,
     LossOn,
@@ -33,6 +43,7 @@ from haechi.build.train_config import (
     MemoryCheck,
     ModelIdentity,
     PeakMemory,
+    PreferencePoint,
     Throughput,
     TrainConfig,
     TrainReport,
@@ -53,7 +64,7 @@ from haechi.io import write_json_atomic
 from haechi.versions import package_versions
 
 if TYPE_CHECKING:
-    from haechi.build.train_trainer import CountingSFTTrainer
+    from haechi.build.train_trainer import CountingTrainer
 
 log = logging.getLogger(__name__)
 REPORT_FILE = "train_report.json"
@@ -82,7 +93,14 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainReport:
     device = resolve_device(config)
     precision = resolve_precision(config, device)
     _check_support(config, device, precision)
-    data, eval_data, train_examples, eval_examples = _examples(config)
+    data: TrainData | PreferenceData
+    eval_data: TrainData | PreferenceData | None
+    if config.objective == "dpo":
+        data, eval_data, train_pairs, eval_pairs = _pairs(config)
+        n_train, n_eval = len(train_pairs), len(eval_pairs)
+    else:
+        data, eval_data, train_examples, eval_examples = _examples(config)
+        n_train, n_eval = len(train_examples), len(eval_examples)
     resume_from = _resume_point(config)
     hf_config = load_config(config.model)
     check = check_memory(config, hf_config)
@@ -107,19 +125,37 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainReport:
                 hint="give prompt/response lines, or a tokenizer whose tokenizer_config.json "
                 "sets chat_template",
             )
+        if config.objective == "dpo":
+            rows = preference_records(train_pairs, chat), preference_records(eval_pairs, chat)
+            held_out = []
+        else:
+            assert isinstance(data, TrainData)
+            rows = (
+                to_records(train_examples, data.format, chat),
+                to_records(eval_examples, data.format, chat),
+            )
+            held_out = [document_text(e) for e in eval_examples] if data.format == "text" else []
         model = tt.load_model(config, precision)
-        held_out = [document_text(e) for e in eval_examples] if data.format == "text" else []
         before_ppl = perplexity(model, tokenizer, held_out, config.max_length) if held_out else None
-        args = tt.sft_arguments(config, precision, device, bool(eval_examples))
-        trainer = tt.build_trainer(
-            config,
-            model,
-            tokenizer,
-            args,
-            to_records(train_examples, data.format, chat),
-            to_records(eval_examples, data.format, chat),
+        args = tt.training_arguments(config, precision, device, n_eval > 0)
+        trainer = tt.build_trainer(config, model, tokenizer, args, *rows)
+        too_long = 0
+        if config.objective == "dpo":  # TRL drops pairs whose prompt leaves no answer token
+            too_long = n_train - len(cast(Sized, trainer.train_dataset))
+            if too_long == n_train:
+                raise InputError(
+                    f"every prompt fills --max-length {config.max_length}: no answer to train on",
+                    file=str(config.data),
+                    field="max-length",
+                )
+        # the tensors alive before the steps: the model (with its adapters) and DPO's reference
+        loaded = [model, getattr(trainer, "ref_model", None)]
+        before = sum(
+            t.numel() * t.element_size()
+            for m in loaded
+            if m is not None
+            for t in [*m.parameters(), *m.buffers()]
         )
-        before = sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()])
         with contextlib.ExitStack() as stack:
             meter = tt.StepMeter(stack, progress, device, trainer)
             trainer.add_callback(meter)
@@ -129,7 +165,7 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainReport:
                 lambda: trainer.train(resume_from_checkpoint=resume_from),
                 config.cpu_peak,
             )
-        if eval_examples and not _evaluated_at_end(trainer):
+        if n_eval and not _evaluated_at_end(trainer):
             trainer.evaluate()
         outputs = _save(config, trainer, tokenizer)
         after_ppl = (
@@ -138,7 +174,7 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainReport:
     report = TrainReport(
         config=config,
         base_model=_identity(config, hf_config, trainer),
-        data=_summary(config, data, eval_data, len(train_examples), len(eval_examples), chat),
+        data=_summary(config, data, eval_data, n_train, n_eval, chat, too_long),
         device_name=_device_name(device),
         memory=check,
         forced=check.fits is False,
@@ -159,6 +195,8 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainReport:
         outputs=outputs,
         perplexity_before=before_ppl,
         perplexity_after=after_ppl,
+        preferences=_preference_points(trainer, ""),
+        eval_preferences=_preference_points(trainer, "eval_"),
         versions=package_versions(VERSIONS),
         started_at=started.isoformat(timespec="seconds"),
         wall_seconds=time.perf_counter() - clock,
@@ -214,6 +252,19 @@ def _examples(
     return data, eval_data, train_examples, eval_examples
 
 
+def _pairs(
+    config: TrainConfig,
+) -> tuple[PreferenceData, PreferenceData | None, list[PreferencePair], list[PreferencePair]]:
+    """The preference files read, and the training and held-out pairs."""
+    source = config.data_format or "pairs"
+    data = read_preferences(config.data, source)
+    eval_data = read_preferences(config.eval_data, source) if config.eval_data else None
+    train_pairs, eval_pairs = data.pairs, eval_data.pairs if eval_data else []
+    if config.eval_fraction is not None:
+        train_pairs, eval_pairs = split_eval(data.pairs, config.eval_fraction, config.seed)
+    return data, eval_data, train_pairs, eval_pairs
+
+
 def _resume_point(config: TrainConfig) -> str | None:
     """The checkpoint to resume from; a run that would overwrite checkpoints is refused."""
     from transformers.trainer_utils import get_last_checkpoint
@@ -235,12 +286,12 @@ def _resume_point(config: TrainConfig) -> str | None:
     return last
 
 
-def _evaluated_at_end(trainer: CountingSFTTrainer) -> bool:
+def _evaluated_at_end(trainer: CountingTrainer) -> bool:
     history = trainer.state.log_history
     return any("eval_loss" in h and h.get("step") == trainer.state.global_step for h in history)
 
 
-def _save(config: TrainConfig, trainer: CountingSFTTrainer, tokenizer: Any) -> dict[str, str]:
+def _save(config: TrainConfig, trainer: CountingTrainer, tokenizer: Any) -> dict[str, str]:
     """``model`` (full) or ``adapter`` (LoRA/QLoRA), each saved with the tokenizer, and
     ``merged`` when asked."""
     from haechi.build.train_trainer import merge_adapter
@@ -254,7 +305,7 @@ def _save(config: TrainConfig, trainer: CountingSFTTrainer, tokenizer: Any) -> d
     return outputs
 
 
-def _identity(config: TrainConfig, hf_config: Any, trainer: CountingSFTTrainer) -> ModelIdentity:
+def _identity(config: TrainConfig, hf_config: Any, trainer: CountingTrainer) -> ModelIdentity:
     from haechi.models.fingerprint import weights_hash
 
     local = Path(config.model)
@@ -280,13 +331,14 @@ def _identity(config: TrainConfig, hf_config: Any, trainer: CountingSFTTrainer) 
 
 def _summary(
     config: TrainConfig,
-    data: TrainData,
-    eval_data: TrainData | None,
+    data: TrainData | PreferenceData,
+    eval_data: TrainData | PreferenceData | None,
     n_train: int,
     n_eval: int,
     chat: bool,
+    too_long: int = 0,
 ) -> DataSummary:
-    loss_on: LossOn = "all" if data.format == "text" else "completion"
+    loss_on: LossOn = "all" if data.format == "text" else "completion"  # dpo: the answers
     if data.format == "messages":
         loss_on = "assistant" if config.assistant_only_loss else "all"
     return DataSummary(
@@ -295,18 +347,40 @@ def _summary(
         format=data.format,
         chat_template=chat,
         loss_on=loss_on,
-        train_examples=n_train,
+        train_examples=n_train - too_long,
         eval_file=str(eval_data.path) if eval_data else None,
         eval_sha256=eval_data.sha256 if eval_data else None,
         eval_examples=n_eval,
+        dropped={
+            **(data.dropped if isinstance(data, PreferenceData) else {}),
+            **({"prompts that fill max-length": too_long} if too_long else {}),
+        },
     )
 
 
-def _points(trainer: CountingSFTTrainer, key: str) -> list[LossPoint]:
+def _points(trainer: CountingTrainer, key: str) -> list[LossPoint]:
     return [
         LossPoint(step=int(h["step"]), loss=float(h[key]))
         for h in trainer.state.log_history
         if key in h
+    ]
+
+
+def _preference_points(trainer: CountingTrainer, prefix: str) -> list[PreferencePoint]:
+    """TRL's DPO metrics (``rewards/...``, ``eval_rewards/...`` for held-out pairs)."""
+    keys = {
+        "margin": "margins",
+        "accuracy": "accuracies",
+        "chosen": "chosen",
+        "rejected": "rejected",
+    }
+    return [
+        PreferencePoint(
+            step=int(h["step"]),
+            **{name: float(h[f"{prefix}rewards/{key}"]) for name, key in keys.items()},
+        )
+        for h in trainer.state.log_history
+        if f"{prefix}rewards/margins" in h
     ]
 
 

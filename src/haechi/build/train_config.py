@@ -20,16 +20,21 @@ from haechi.build.memory import (
     ProcessPeak,
 )
 from haechi.build.perplexity import Perplexity
+from haechi.build.preference_data import PreferenceFormat
 from haechi.build.train_data import DataFormat
 from haechi.errors import InputError
 
 Method = Literal["full", "lora", "qlora"]
 TrainDevice = Literal["auto", "cuda", "cpu"]
 LossOn = Literal["all", "completion", "assistant"]
-# sft: chat or prompt/response examples; causal-lm: continued pre-training on raw text
-Objective = Literal["sft", "causal-lm"]
+# sft: chat or prompt/response examples; causal-lm: continued pre-training on raw text;
+# dpo: preference pairs (TRL's DPOTrainer)
+Objective = Literal["sft", "causal-lm", "dpo"]
 
 DEFAULT_LR = {"full": 2e-5, "lora": 2e-4, "qlora": 2e-4}
+# DPO moves the policy away from a reference by small steps (TRL's default is 1e-6)
+DPO_LR = {"full": 1e-6, "lora": 5e-6, "qlora": 5e-6}
+DPO_LOSSES = ("sigmoid", "ipo", "hinge", "robust", "sppo_hard", "apo_zero", "sigmoid_norm")
 
 
 class TrainConfig(BaseModel):
@@ -50,6 +55,14 @@ class TrainConfig(BaseModel):
     ``packing`` documents share rows but not attention (position ids restart per document),
     and held-out perplexity is measured before and after training.
 
+    ``objective="dpo"``: direct preference optimisation on pairs (``preference_data``) read
+    as ``data_format`` (``pairs``, ``arena``, ``review`` or ``judge``); ``beta`` is DPO's
+    β (higher keeps the policy closer to the reference), ``dpo_loss`` TRL's ``loss_type``.
+    The reference is the base with the adapters disabled for LoRA/QLoRA (no second copy of
+    the weights); for full fine-tuning a second copy of the model, unless
+    ``precompute_ref`` computes the reference log-probabilities once before training.
+    ``max_length`` bounds prompt + answer; each pair trains on two sequences.
+
     ``memory_limit`` (bytes) is what the step may use: by default the GPU's memory, or on
     CPU the available RAM. A run whose estimated peak exceeds it is refused unless
     ``force``. ``cpu_peak``: how the CPU peak is read, the resident set (cheap) or torch's
@@ -63,6 +76,10 @@ class TrainConfig(BaseModel):
     data: Path
     output: Path
     objective: Objective = "sft"
+    data_format: PreferenceFormat | None = None  # dpo only; None: pairs
+    beta: float = Field(default=0.1, gt=0)
+    dpo_loss: str = "sigmoid"
+    precompute_ref: bool = False
     revision: str | None = None
     eval_data: Path | None = None
     eval_fraction: float | None = Field(default=None, gt=0, lt=1)
@@ -116,6 +133,29 @@ class TrainConfig(BaseModel):
                 "raw text has no assistant turns: causal-lm trains on every token",
                 field="assistant-only-loss",
             )
+        if self.objective != "dpo":
+            given = {
+                "data_format": self.data_format is not None,
+                "precompute_ref": self.precompute_ref,
+            }
+            given |= {"beta": self.beta != 0.1, "dpo_loss": self.dpo_loss != "sigmoid"}
+            for name, set_ in given.items():
+                if set_:
+                    raise InputError(
+                        f"{name.replace('_', '-')} applies to --objective dpo",
+                        field=name.replace("_", "-"),
+                    )
+        elif self.packing or self.assistant_only_loss:
+            raise InputError(
+                "DPO trains on the answers of preference pairs: no packing, no assistant-only loss",
+                field="packing" if self.packing else "assistant-only-loss",
+            )
+        if self.dpo_loss not in DPO_LOSSES:
+            raise InputError(
+                f"unknown DPO loss {self.dpo_loss!r}",
+                field="dpo-loss",
+                hint="one of " + ", ".join(DPO_LOSSES),
+            )
         if self.eval_steps is not None and self.eval_data is None and self.eval_fraction is None:
             raise InputError(
                 "eval_steps needs eval_data or eval_fraction",
@@ -126,8 +166,10 @@ class TrainConfig(BaseModel):
 
     @property
     def lr(self) -> float:
-        """The learning rate: as given, or 2e-4 for LoRA/QLoRA and 2e-5 for full fine-tuning."""
-        return self.learning_rate or DEFAULT_LR[self.method]
+        """The learning rate: as given, or 2e-4 for LoRA/QLoRA and 2e-5 for full fine-tuning
+        (DPO: 5e-6 and 1e-6)."""
+        defaults = DPO_LR if self.objective == "dpo" else DEFAULT_LR
+        return self.learning_rate or defaults[self.method]
 
 
 class ModelIdentity(BaseModel):
@@ -148,13 +190,14 @@ class DataSummary(BaseModel):
 
     file: str
     sha256: str
-    format: DataFormat
+    format: DataFormat | PreferenceFormat
     chat_template: bool
     loss_on: LossOn
     train_examples: int
     eval_file: str | None = None
     eval_sha256: str | None = None
     eval_examples: int = 0
+    dropped: dict[str, int] = {}  # dpo: rows of the sources left without a pair, by reason
 
 
 class MemoryCheck(BaseModel):
@@ -198,7 +241,8 @@ class MemoryCheck(BaseModel):
 class Throughput(BaseModel):
     """Work done inside optimizer steps in this session (a resumed run counts its own).
 
-    ``samples`` are training sequences (a packed row counts each sequence it holds);
+    ``samples`` are training sequences (a packed row counts each sequence it holds; a
+    DPO pair, two sequences, counts once);
     ``tokens`` are real tokens, padding left out. The rates leave out the session's first
     step (``first_step_*``: lazy allocations, kernel selection) when it ran more than one.
     """
@@ -252,6 +296,18 @@ class LossPoint(BaseModel):
     loss: float
 
 
+class PreferencePoint(BaseModel):
+    """TRL's DPO metrics at a logged step: rewards are β x the log-probability ratio to
+    the reference (nats); ``margin`` chosen − rejected, ``accuracy`` the share of pairs
+    whose chosen reward is higher."""
+
+    step: int
+    margin: float
+    accuracy: float
+    chosen: float
+    rejected: float
+
+
 class TrainReport(BaseModel):
     """Everything needed to reproduce and judge a run; written to ``train_report.json``."""
 
@@ -270,6 +326,8 @@ class TrainReport(BaseModel):
     outputs: dict[str, str]  # adapter | model | merged -> folder
     perplexity_before: Perplexity | None = None  # causal-lm with held-out text
     perplexity_after: Perplexity | None = None
+    preferences: list[PreferencePoint] = []  # dpo: training batches as logged
+    eval_preferences: list[PreferencePoint] = []  # dpo: held-out pairs
     versions: dict[str, str]
     started_at: str
     wall_seconds: float

@@ -17,13 +17,14 @@ import hashlib
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from haechi.documents import Document, read_file
 from haechi.errors import InputError
 
 DataFormat = Literal["messages", "prompt-response", "text"]  # text: train_text
 ROLES = ("system", "user", "assistant")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,10 +79,9 @@ def read_examples(path: Path) -> TrainData:
     return TrainData(path, formats[0], examples, file_sha256(path))
 
 
-def split_eval(
-    examples: list[Example], fraction: float, seed: int
-) -> tuple[list[Example], list[Example]]:
-    """``(train, eval)``: a seeded random ``fraction`` of the examples (at least one) held out."""
+def split_eval(examples: list[T], fraction: float, seed: int) -> tuple[list[T], list[T]]:
+    """``(train, eval)``: a seeded random ``fraction`` of the examples (or preference pairs;
+    at least one) held out."""
     if not 0 < fraction < 1:
         raise InputError(f"must be between 0 and 1, got {fraction}", field="eval-fraction")
     if len(examples) < 2:

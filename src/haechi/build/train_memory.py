@@ -4,7 +4,9 @@ A ``TrainConfig`` maps onto the estimator's ``TrainingSetup`` (``memory_estimate
 the same names for precision and optimizer; the sequence length is ``max_length``, so the
 estimate assumes every micro-batch is full (an upper bound without packing). What TRL,
 peft and bitsandbytes do differently from the estimator's plain loop (the fused LM head,
-LoRA dropout, NF4 weights) is added per moment of the step (``train_overheads``).
+LoRA dropout, NF4 weights) is added per moment of the step (``train_overheads``). DPO
+trains on two sequences a pair (the setup's batch is doubled) and adds its reference
+model (``train_overheads``: weights for full fine-tuning, and the reference's forward).
 
 Whether it fits is decided on the process's figure (``memory_process``): on CPU the
 resident set (the baseline of a process with TRL's libraries, measured once; the tensors;
@@ -140,9 +142,10 @@ def check_memory(
 
 
 def training_setup(config: TrainConfig, device: CudaOrCpu, precision: Precision) -> TrainingSetup:
-    """The estimator's view of one optimizer step of ``config``."""
+    """The estimator's view of one optimizer step of ``config`` (DPO's micro-batch holds
+    each pair's chosen and rejected rows)."""
     return setup_from(
-        batch_size=config.batch_size,
+        batch_size=config.batch_size * (2 if config.objective == "dpo" else 1),
         seq_len=config.max_length,
         precision=precision,
         optimizer=config.optimizer,
@@ -227,11 +230,17 @@ def _estimate(
     found = estimate_setup(hf_config, setup, model=config.model, baseline=baseline)
     arch = architecture(hf_config)
     quantized = config.method == "qlora"
-    extra = overheads(arch, setup, quantized, config.lora_dropout)
+    dpo = config.objective == "dpo"
+    dropout = 0.0 if dpo else config.lora_dropout  # TRL's DPO turns dropout off
+    reference = None
+    if dpo:
+        separate = config.method == "full" and not config.precompute_ref
+        reference = found.weights if separate else 0
+    extra = overheads(arch, setup, quantized, dropout, reference=reference)
     moments = extra.apply(found.moments)
     peak = max(moments, key=lambda name: moments[name])
     split = block_split(device)
-    large = overheads(arch, setup, quantized, config.lora_dropout, split).apply(
+    large = overheads(arch, setup, quantized, dropout, split, reference=reference).apply(
         large_transients(arch, setup)
     )
     persistent = found.weights + found.optimizer_states + extra.persistent
@@ -250,6 +259,8 @@ def _alternatives(config: TrainConfig, device: CudaOrCpu) -> dict[str, dict[str,
         changes.append({"grad_checkpointing": True})
     if config.method == "full":
         changes.append({"method": "lora"})
+        if config.objective == "dpo" and not config.precompute_ref:
+            changes.append({"precompute_ref": True})
         if config.precision != "bf16":
             changes.append({"precision": "bf16"})
     if config.batch_size > 1:

@@ -1,5 +1,6 @@
-"""Assembling TRL's ``SFTTrainer`` for a ``TrainConfig``: model, tokenizer, LoRA, arguments,
-and the callbacks that show progress and time the optimizer steps.
+"""Assembling TRL's ``SFTTrainer`` (or, for ``objective="dpo"``, its ``DPOTrainer``) for a
+``TrainConfig``: model, tokenizer, LoRA, arguments, and the callbacks that show progress
+and time the optimizer steps.
 
 This module imports torch, transformers, peft and trl at the top: only ``train`` loads it.
 """
@@ -27,7 +28,7 @@ from transformers import (
     TrainingArguments,
 )
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
-from trl import SFTConfig, SFTTrainer
+from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
 from haechi.build.memory import Precision
 from haechi.build.train_config import TrainConfig
@@ -45,22 +46,36 @@ OPTIMIZERS = {
 }
 
 
-class CountingSFTTrainer(SFTTrainer):
-    """``SFTTrainer`` that counts the sequences and real (non-padding) tokens it trains on."""
+class _Counting:
+    """Counts the samples and real (non-padding) tokens a trainer trains on."""
 
     samples = 0
     tokens = 0
+    rows_per_sample = 1  # DPO batches hold each pair's chosen and rejected rows
 
     def training_step(self, model: Any, inputs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         if "attention_mask" in inputs:
             mask = inputs["attention_mask"]
-            self.samples += int(mask.shape[0])
+            self.samples += int(mask.shape[0]) // self.rows_per_sample
             self.tokens += int(mask.sum())
         else:  # padding-free packing: one flattened row; each sequence restarts its positions
             positions = inputs["position_ids"]
             self.samples += int((positions == 0).sum())
             self.tokens += int(positions.numel())
-        return super().training_step(model, inputs, *args, **kwargs)
+        return super().training_step(model, inputs, *args, **kwargs)  # type: ignore[misc]
+
+
+class CountingSFTTrainer(_Counting, SFTTrainer):
+    """``SFTTrainer`` that counts the sequences and real tokens it trains on."""
+
+
+class CountingDPOTrainer(_Counting, DPOTrainer):
+    """``DPOTrainer`` that counts the pairs and the real tokens of both answers."""
+
+    rows_per_sample = 2
+
+
+CountingTrainer = CountingSFTTrainer | CountingDPOTrainer
 
 
 class StepMeter(TrainerCallback):
@@ -72,7 +87,7 @@ class StepMeter(TrainerCallback):
         stack: contextlib.ExitStack,
         show: bool,
         device: CudaOrCpu,
-        trainer: CountingSFTTrainer,
+        trainer: CountingTrainer,
     ) -> None:
         self.stack = stack
         self.show = show
@@ -154,12 +169,15 @@ def lora_config(config: TrainConfig) -> LoraConfig:
     )
 
 
-def sft_arguments(
+def training_arguments(
     config: TrainConfig, precision: Precision, device: CudaOrCpu, has_eval: bool
-) -> SFTConfig:
-    """TRL's arguments; progress and logs are ours (``StepMeter``), not its printer."""
+) -> SFTConfig | DPOConfig:
+    """TRL's arguments (``DPOConfig`` for DPO, ``SFTConfig`` otherwise); progress and logs
+    are ours (``StepMeter``), not its printer."""
+    dpo = config.objective == "dpo"
+    kind = DPOConfig if dpo else SFTConfig
     # transformers 5 renamed gradient_checkpointing; the old name warns on every run
-    names = {f.name for f in dataclasses.fields(SFTConfig)}
+    names = {f.name for f in dataclasses.fields(kind)}
     checkpointing = (
         "activation_checkpointing"
         if "activation_checkpointing" in names
@@ -172,7 +190,15 @@ def sft_arguments(
         extra["optim_args"] = "momentum=0.9"
     if config.tf32:
         extra["tf32"] = True
-    return SFTConfig(
+    if dpo:
+        extra |= {
+            "beta": config.beta,
+            "loss_type": [config.dpo_loss],
+            "precompute_ref_log_probs": config.precompute_ref,
+        }
+    else:
+        extra |= {"packing": config.packing, "assistant_only_loss": config.assistant_only_loss}
+    return kind(
         output_dir=str(config.output),
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
@@ -186,8 +212,6 @@ def sft_arguments(
         bf16=precision == "bf16-mixed",
         fp16=precision == "fp16-mixed",
         max_length=config.max_length,
-        packing=config.packing,
-        assistant_only_loss=config.assistant_only_loss,
         seed=config.seed,
         data_seed=config.seed,
         logging_steps=config.logging_steps,
@@ -208,16 +232,25 @@ def build_trainer(
     config: TrainConfig,
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
-    args: SFTConfig,
+    args: SFTConfig | DPOConfig,
     train_rows: list[dict[str, Any]],
     eval_rows: list[dict[str, Any]],
-) -> CountingSFTTrainer:
-    """The trainer, with the datasets tokenized (and packed) and the adapters attached."""
+) -> CountingTrainer:
+    """The trainer, with the datasets tokenized (and packed) and the adapters attached.
+    Full DPO loads a second copy of ``config.model`` as its frozen reference, unless the
+    reference log-probabilities are precomputed; with adapters the base is the reference."""
     from datasets import Dataset
 
-    trainer = CountingSFTTrainer(
+    common: dict[str, Any] = {"args": args}  # SFTConfig or DPOConfig, as ``kind`` takes
+    kind: type[CountingTrainer] = CountingSFTTrainer
+    if config.objective == "dpo":
+        kind = CountingDPOTrainer
+        if config.method == "full" and not config.precompute_ref:
+            precision: Precision = "bf16" if model.dtype == torch.bfloat16 else "fp32"
+            common["ref_model"] = load_model(config, precision).eval()
+    trainer = kind(
         model=model,
-        args=args,
+        **common,
         train_dataset=Dataset.from_list(train_rows),
         eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
         processing_class=tokenizer,

@@ -1,4 +1,5 @@
-"""``haechi build train``: supervised fine-tuning (full, LoRA, QLoRA) with a memory check first."""
+"""``haechi build train``: supervised fine-tuning, continued pre-training and preference
+tuning (DPO) — full, LoRA, QLoRA — with a memory check first."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def train_command(
         typer.Option(
             "--data",
             help="sft: jsonl of {messages: [...]} or {prompt, response} lines; causal-lm: "
-            ".txt (blank-line separated documents), jsonl {text} lines or parquet (text column).",
+            ".txt (blank-line separated documents), jsonl {text} lines or parquet (text column); "
+            "dpo: preference pairs as --data-format says.",
         ),
     ],
     output: Annotated[
@@ -34,10 +36,34 @@ def train_command(
         str,
         typer.Option(
             "--objective",
-            help="sft (instruction data) or causal-lm (continued pre-training on raw text; "
-            "held-out perplexity before and after).",
+            help="sft (instruction data), causal-lm (continued pre-training on raw text; "
+            "held-out perplexity before and after) or dpo (preference pairs).",
         ),
     ] = "sft",
+    data_format: Annotated[
+        str | None,
+        typer.Option(
+            "--data-format",
+            help="dpo: pairs (jsonl of prompt/chosen/rejected), arena (votes with both "
+            "answers, or `haechi review export` of an arena campaign), review (`haechi review "
+            "export` of a red-team campaign: safe answer chosen over harmful) or judge "
+            "(`haechi judge pairwise` output). Default: pairs.",
+        ),
+    ] = None,
+    beta: Annotated[
+        float, typer.Option("--beta", help="dpo: β, how close the policy stays to the reference.")
+    ] = 0.1,
+    dpo_loss: Annotated[
+        str,
+        typer.Option("--dpo-loss", help="dpo: TRL's loss_type (sigmoid, ipo, hinge, robust, ...)."),
+    ] = "sigmoid",
+    precompute_ref: Annotated[
+        bool,
+        typer.Option(
+            "--precompute-ref",
+            help="dpo, full: compute the reference log-probs once first (no second model copy).",
+        ),
+    ] = False,
     eval_data: Annotated[
         Path | None, typer.Option("--eval-data", help="A jsonl of held-out examples.")
     ] = None,
@@ -126,7 +152,8 @@ def train_command(
     revision: Annotated[str | None, typer.Option("--revision", help="Hub revision.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Fine-tune a causal LM on Korean instruction data (TRL SFT: LoRA, QLoRA, full).
+    """Fine-tune a causal LM on Korean instruction data (TRL SFT: LoRA, QLoRA, full), raw
+    text (--objective causal-lm) or preference pairs (--objective dpo: TRL DPO).
 
     First it prints the estimated peak memory of one training step.
     A run that exceeds the GPU's memory (on CPU: the available RAM),
@@ -149,6 +176,9 @@ def train_command(
 
       haechi build train -m ./base --data sft.jsonl -o runs/full \\
         --method full --precision bf16 --max-steps 4000 --resume
+
+      haechi build train -m ./sft --objective dpo --data-format arena \\
+        --data votes.jsonl -o runs/dpo --beta 0.1
     """
     from haechi.build.train import plan_memory, train
     from haechi.build.train_config import TrainConfig
@@ -158,7 +188,8 @@ def train_command(
     values: dict[str, Any] = {
         "model": model, "data": data, "output": output, "revision": revision,
         "eval_data": eval_data, "eval_fraction": eval_fraction, "method": method,
-        "objective": objective,
+        "objective": objective, "data_format": data_format, "beta": beta,
+        "dpo_loss": dpo_loss, "precompute_ref": precompute_ref,
         "epochs": epochs, "max_steps": max_steps, "batch_size": batch_size,
         "grad_accum": grad_accum, "max_length": max_length, "learning_rate": lr,
         "warmup_steps": warmup_steps, "weight_decay": weight_decay, "optimizer": optimizer,
@@ -174,6 +205,8 @@ def train_command(
     config = validated(TrainConfig, values)
     check = plan_memory(config)
     out = err_console if json_out else console
+    if config.objective == "dpo":
+        out.print("dpo: each pair is two rows (chosen, rejected): the estimate's batch counts rows")
     _print_check(check, out)
     if check.fits is False and not force:
         raise DoesNotFitError(check)
@@ -225,6 +258,17 @@ def report_table(report: TrainReport) -> Table:
         )
     if report.eval_losses:
         table.add_row("eval loss", f"{report.eval_losses[-1].loss:.4f}")
+    for label, points in (("", report.preferences), ("held-out ", report.eval_preferences)):
+        if points:
+            first, last = points[0], points[-1]
+            table.add_row(
+                f"{label}reward margin",
+                f"{first.margin:+.4f} (step {first.step}) → {last.margin:+.4f}, "
+                f"accuracy {last.accuracy:.2f}",
+            )
+    if report.data.dropped:
+        dropped = ", ".join(f"{n} {why}" for why, n in report.data.dropped.items())
+        table.add_row("pairs", f"{report.data.train_examples} (dropped: {dropped})")
     before, after = report.perplexity_before, report.perplexity_after
     if before is not None and after is not None:
         table.add_row(

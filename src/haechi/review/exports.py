@@ -4,7 +4,8 @@
 Every format carries ``control`` (a benign control prompt, not an attack).
 
 - ``jsonl``: one item a line with its ``labels`` (reviewer, values, flagged, seconds),
-  ``gold`` and ``gold_source``; text exactly as stored.
+  ``gold`` and ``gold_source``, and its ``chain`` (an arena item's A and B answers, which
+  ``haechi build train --objective dpo --data-format arena`` reads); text exactly as stored.
 - ``csv``: one label a row (items without labels get one row with empty label columns);
   one column per schema field, ``multi`` values joined with ``;``. A cell that a
   spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or
@@ -56,6 +57,7 @@ def item_record(item: ReviewedItem) -> dict[str, Any]:
         "category": item.category,
         "source": item.source,
         "turns": item.turns,
+        "chain": item.chain,
         "verdicts": item.verdicts,
         "detector_success": item.detector_success,
         "control": item.control,
@@ -176,6 +178,7 @@ def _write_parquet(results: CampaignResults, out: Path) -> None:
         record = item_record(item)
         # detectors' raw outputs differ in shape, so they travel as one JSON string
         record["verdicts_json"] = json.dumps(record.pop("verdicts"), ensure_ascii=False)
+        record.pop("chain")  # attack chains differ in shape too; the jsonl export keeps them
         rows.append(record)
     table = pa.Table.from_pylist(rows, schema=_arrow_schema(results.label_schema))
     partial = out.with_name(out.name + ".partial")
