@@ -169,6 +169,10 @@ def test_the_adjudication_list_previews_each_item_and_its_split(site: Site) -> N
         r"<b>공격 성공</b>: <span class=\"vote\">예 ×1</span> · <span class=\"vote\">아니오 ×1</span>",
         rows[0],
     )
+    dashboard = admin.get("/c/camp/dashboard").text
+    agreement = dashboard.split('id="agreement"', 1)[1].split("</table>", 1)[0]
+    assert '<td title="attack_success">공격 성공</td><td>전체</td><td>명목</td>' in agreement
+    assert '<td title="privacy">개인정보</td>' in dashboard.split('id="asr"', 1)[1]
     page = admin.get("/c/long/adjudicate").text
     assert "가" * PREVIEW_CHARS in page and "가" * (PREVIEW_CHARS + 1) not in page
     assert "✓ 1" in page and "혐오" in page
