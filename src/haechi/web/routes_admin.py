@@ -96,6 +96,9 @@ def gold_response(
     error: InputError | None = None,
 ) -> Response:
     """The adjudication page: every label and the gold form (as posted, after an error)."""
+    values = (
+        posted.values if posted else item.gold or (item.labels[0].values if item.labels else {})
+    )
     return render(
         request,
         "adjudicate_item.html",
@@ -103,10 +106,8 @@ def gold_response(
         400 if error else 200,
         item=item,
         schema=item.label_schema,
-        values=posted.values
-        if posted
-        else item.gold or (item.labels[0].values if item.labels else {}),
-        error=field_error(item.label_schema, posted, error, who),
+        values=values,
+        error=field_error(item.label_schema, values, error, who),
         campaign_url=campaign_url,
     )
 
@@ -142,10 +143,10 @@ def correction_response(
     item: ItemView,
     reviewer: str,
     values: dict[str, Any],
-    posted: PostedLabel | None = None,
     error: InputError | None = None,
 ) -> Response:
-    """The form correcting ``reviewer``'s label (as posted, after an error)."""
+    """The form correcting ``reviewer``'s label, showing ``values`` (as posted, after an
+    ``error``)."""
     return render(
         request,
         "correct_label.html",
@@ -155,7 +156,7 @@ def correction_response(
         reviewer=reviewer,
         schema=item.label_schema,
         values=values,
-        error=field_error(item.label_schema, posted, error, who),
+        error=field_error(item.label_schema, values, error, who),
         campaign_url=campaign_url,
     )
 
@@ -178,7 +179,7 @@ async def save_correction(
     except InputError as exc:
         if not is_field_error(posted, exc):
             raise
-        return correction_response(request, who, posted.item, reviewer, posted.values, posted, exc)
+        return correction_response(request, who, posted.item, reviewer, posted.values, exc)
     return redirect(campaign_url(campaign, "adjudicate", item_id))
 
 

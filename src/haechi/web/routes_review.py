@@ -91,6 +91,7 @@ def item_response(
     ``error`` at its field (status 400)."""
     labelled = my_labelled_items(state(request).store, item.campaign, who.account)
     before, after = _neighbours(labelled, item.id)
+    values = posted.values if posted else (item.mine.values if item.mine else {})
     return render(
         request,
         "item.html",
@@ -98,9 +99,9 @@ def item_response(
         400 if error else 200,
         item=item,
         schema=item.label_schema,
-        values=posted.values if posted else (item.mine.values if item.mine else {}),
+        values=values,
         flagged=posted.flagged if posted else bool(item.mine and item.mine.flagged),
-        error=field_error(item.label_schema, posted, error, who),
+        error=field_error(item.label_schema, values, error, who),
         previous_url=campaign_url(item.campaign, "items", before) if before else None,
         next_url=campaign_url(item.campaign, "items", after)
         if after
@@ -151,20 +152,16 @@ def is_field_error(posted: PostedLabel, error: InputError) -> bool:
 
 
 def field_error(
-    schema: LabelSchema, posted: PostedLabel | None, error: InputError | None, who: Viewer
+    schema: LabelSchema, values: dict[str, Any], error: InputError | None, who: Viewer
 ) -> FieldError | None:
-    """The refused field and its message: a missing required field says so in the
-    viewer's language, other problems (an unknown option) as the library words them."""
-    if error is None or error.field is None or posted is None:
+    """The refused field of a form showing ``values``, and its message: a missing required
+    field says so in the viewer's language, other problems (an unknown option) as the
+    library words them."""
+    if error is None or error.field is None:
         return None
-    missing = schema.field(error.field).required and posted.values.get(error.field) in (
-        None,
-        "",
-        [],
-    )
-    return FieldError(
-        error.field, translate("required", who.language) if missing else error.message
-    )
+    missing = schema.field(error.field).required and values.get(error.field) in (None, "", [])
+    message = translate("required", who.language) if missing else error.message
+    return FieldError(error.field, message)
 
 
 @router.post("/c/{campaign}/items/{item_id}/label")
