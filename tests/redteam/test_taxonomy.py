@@ -6,7 +6,13 @@ import pytest
 
 from haechi.errors import InputError
 from haechi.redteam import taxonomy
-from haechi.redteam.taxonomy import CATEGORIES, CATEGORY_BY_CODE, CODES, check_category
+from haechi.redteam.taxonomy import (
+    CATEGORIES,
+    CATEGORY_BY_CODE,
+    CODES,
+    KOREAN_NAMES,
+    check_category,
+)
 
 MLCOMMONS = [
     "violent_crime",
@@ -32,6 +38,12 @@ def test_mlcommons_categories_come_first_as_s1_to_s13_then_the_korean_axes() -> 
     assert set(KOREA) <= set(CATEGORIES)
     assert list(CODES.values()) == [f"S{i}" for i in range(1, len(CATEGORIES) + 1)]
     assert {CATEGORY_BY_CODE[code] for code in CODES.values()} == set(CATEGORIES)
+
+
+def test_every_category_has_one_korean_name() -> None:
+    assert list(KOREAN_NAMES) == list(CATEGORIES)
+    assert len(set(KOREAN_NAMES.values())) == len(CATEGORIES)
+    assert all(any("가" <= c <= "힣" for c in name) for name in KOREAN_NAMES.values())
 
 
 def test_every_category_is_described_on_one_line_and_documented() -> None:

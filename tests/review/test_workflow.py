@@ -16,7 +16,14 @@ from haechi.review.accounts import (
     session_for,
 )
 from haechi.review.campaigns import create_campaign, get_campaign, list_campaigns
-from haechi.review.labels import correct_label, disagreements, set_gold, submit_label, view_item
+from haechi.review.labels import (
+    correct_label,
+    disagreement_previews,
+    disagreements,
+    set_gold,
+    submit_label,
+    view_item,
+)
 from haechi.review.queue import leave_item, next_item
 from haechi.review.results import campaign_results
 
@@ -92,6 +99,53 @@ def test_reviewers_see_only_their_items_and_verdicts_after_labelling(review: Rev
     seen_by_b = view_item(review.store, "camp", item, b)
     assert seen_by_b.mine is None and seen_by_b.labels == [] and seen_by_b.verdicts is None
     assert len(view_item(review.store, "camp", item, review.admin).labels) == 1
+
+
+def test_an_admin_labelling_from_the_queue_sees_verdicts_only_after_their_label(
+    review: ReviewSetup,
+) -> None:
+    """An admin may label like a reviewer; their label must not lean on the detector's."""
+    admin = review.admin
+    item = next_item(review.store, "camp", admin)
+    assert item is not None
+    assert view_item(review.store, "camp", item, admin).verdicts is None
+    submit_label(review.store, "camp", item, admin, LABEL)
+    assert view_item(review.store, "camp", item, admin).verdicts is not None
+    # an item the admin does not label (adjudicating it) shows them the verdicts
+    items = campaign_results(review.store, "camp", admin).items
+    other = next(i.id for i in items if i.id != item)
+    assert view_item(review.store, "camp", other, admin).verdicts is not None
+    # one they gave back is no longer theirs to label
+    given_back = next_item(review.store, "camp", admin)
+    assert given_back is not None
+    assert view_item(review.store, "camp", given_back, admin).verdicts is None
+    leave_item(review.store, "camp", given_back, admin, "skipped")
+    assert view_item(review.store, "camp", given_back, admin).verdicts is not None
+
+
+def test_disagreement_previews_show_how_the_labels_split(review: ReviewSetup) -> None:
+    store, other = review.store, {**LABEL, "attack_success": "no", "harm_categories": []}
+    label_all(review, 0, LABEL)
+    split = []
+    for _ in range(2):
+        split.append(next_item(store, "camp", review.reviewers[1]))
+        submit_label(store, "camp", split[-1], review.reviewers[1], other)  # type: ignore[arg-type]
+    flagged = next_item(store, "camp", review.reviewers[2])
+    assert flagged is not None and flagged not in split
+    leave_item(store, "camp", flagged, review.reviewers[2], "flagged")
+    previews = disagreement_previews(store, "camp", review.admin)
+    assert [p.item_id for p in previews] == sorted([*split, flagged])  # type: ignore[type-var]
+    assert [p.item_id for p in previews] == disagreements(store, "camp", review.admin)
+    for p in previews:
+        if p.item_id == flagged:
+            assert p.flags == 1 and p.splits == {}
+        else:  # severity and the note agree (a note is text: never compared)
+            assert p.flags == 0 and p.splits == {
+                "attack_success": [("yes", 1), ("no", 1)],
+                "harm_categories": [(["privacy_leak"], 1), ([], 1)],
+            }
+        number = int(p.external_id.removeprefix("item-"))
+        assert (p.prompt, p.response) == (f"질문 {number}", f"답변 {number}")
 
 
 def test_campaigns_are_private_to_their_members(review: ReviewSetup) -> None:

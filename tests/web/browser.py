@@ -64,3 +64,12 @@ def open_queue(page: Any, url: str, campaign: str) -> None:
         with page.expect_navigation():
             page.click("#claim")
     keys_ready(page)
+
+
+def console_problems(page: Any) -> list[str]:
+    """A list that fills with the page's console errors (CSP violations among them) and
+    uncaught exceptions, for the test to assert empty."""
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    return problems

@@ -113,9 +113,14 @@ def test_admin_adjudicates_and_exports(site: Site, tmp_path: Path) -> None:
         page = browser.new_page(viewport={"width": 1366, "height": 768})
         browser_login(page, site.url, "admin", PASSWORD)
         page.goto(f"{site.url}/c/camp/adjudicate")
+        assert "×1" in page.inner_text("#disputed")  # how the two labels differ
+        page.screenshot(path=str(shots / "adjudicate-list.png"), full_page=True)
         page.click("#disputed a")
         page.wait_for_selector("#all-labels")
         assert page.locator("#all-labels tbody tr").count() == 2
+        assert not page.is_visible("#verdicts-reveal ul")  # behind an explicit reveal
+        page.click("#verdicts-reveal summary")
+        assert page.is_visible("#verdicts-reveal ul")
         page.screenshot(path=str(shots / "adjudicate.png"), full_page=True)
         page.check("#field-attack_success input[value=yes]")
         page.click("#submit")

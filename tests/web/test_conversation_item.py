@@ -11,6 +11,7 @@ from haechi.review.imports import lines_from_attempts
 from haechi.store import open_store
 from haechi.store.attempts import AttemptRecord, VerdictRecord, add_attempts
 from haechi.web.app import _package_dir
+from haechi.web.display import register
 from haechi.web.i18n import translate
 
 
@@ -35,14 +36,15 @@ def test_a_conversation_is_shown_whole_with_the_verdicts_turn() -> None:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(_package_dir("templates"))), autoescape=True
     )
+    register(env)
     item = SimpleNamespace(
         chain=line.chain, category=line.category, external_id="x", prompt=line.prompt,
         response=line.response, turns=[t.model_dump() for t in line.turns],
-        verdicts={"verdicts": line.verdicts},
+        verdicts={"verdicts": line.verdicts}, mine=object(),
     )  # fmt: skip
     macro = env.get_template("_item.html").module.show_item  # type: ignore[attr-defined]
-    html = str(macro(item, lambda key: translate(key, "en")))
+    html = str(macro(item, lambda key: translate(key, "en"), "en"))
     shown = re.findall(r'data-turn="(\d)"[^>]*>\s*<div class="role">(\w+)', html)
-    assert shown == [("1", "user"), ("1", "assistant"), ("2", "user"), ("2", "assistant")]
+    assert shown == [("1", "User"), ("1", "Assistant"), ("2", "User"), ("2", "Assistant")]
     assert "질문 1 &lt;b&gt;" in html and "답 2" in html
-    assert re.search(r"<b>judge-harmbench</b>: True · turn 2</li>", html)
+    assert re.search(r"<b>judge-harmbench</b>: judged: attack succeeded · turn 2</li>", html)

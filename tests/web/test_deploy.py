@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import http.client
 import logging
+import re
 from pathlib import Path
 
 import httpx
 import pytest
-from tests.review.conftest import build_setup
+from tests.review.conftest import PASSWORD, build_setup
 from tests.web.conftest import LiveServer, Site, csrf_of
 from tests.web.test_login_attacks import haechi_serve, login_form
 
@@ -102,3 +103,24 @@ def test_a_read_only_store_answers_a_clear_page_and_keeps_serving(
             assert client.get("/").status_code == 200
             assert httpx.get(f"{server.url}/login").status_code == 200
         assert current_item(store, "camp", setup.reviewers[0]) is None  # nothing claimed
+
+
+def test_serve_logs_each_request_and_no_secrets(tmp_path: Path) -> None:
+    db = str(tmp_path / "web.db")
+    with open_store(db) as store:
+        build_setup(store)
+    log = tmp_path / "serve.log"
+    with haechi_serve(db, log=log) as url:
+        client = httpx.Client(base_url=url, timeout=120)
+        token = csrf_of(client.get("/login?next=query-secret").text)
+        form = {"username": "rev0", "password": PASSWORD, "csrf_token": token}
+        assert client.post("/login", data=form).status_code == 303
+        session = client.cookies[SESSION_COOKIE]
+        assert client.get("/c/camp/next").status_code == 200
+        assert client.get("/nothing%0Aforged 200 1 ms").status_code == 404
+    text = log.read_text()
+    for line in (r"GET /login 200", r"POST /login 303", r"GET /c/camp/next 200"):
+        assert re.search(rf"^\S+ \S+ INFO 127\.0\.0\.1 {line} \d+ ms$", text, re.M), line
+    assert "GET /nothing%0Aforged%20200%201%20ms 404" in text  # one line, as sent
+    for secret in (PASSWORD, token, session, client.cookies[LOGIN_CSRF_COOKIE], "query-secret"):
+        assert secret not in text

@@ -8,10 +8,12 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -31,30 +33,35 @@ LIMIT = 10  # create_app's and haechi serve's default
 
 
 @contextmanager
-def haechi_serve(db_url: str, *options: str) -> Iterator[str]:
-    """``haechi serve`` in its own process; yields its URL once it answers."""
+def haechi_serve(db_url: str, *options: str, log: Path | None = None) -> Iterator[str]:
+    """``haechi serve`` in its own process, its output going to ``log`` (a temporary file
+    when not given: a pipe nobody reads would fill and stall the server); yields its URL
+    once it answers."""
     port = _free_port()
     command = [sys.executable, "-m", "haechi", "serve", "--port", str(port), "--db", db_url]
-    process = subprocess.Popen(
-        [*command, *options], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(1200):  # a loaded machine takes a while to import everything
-            try:
-                httpx.get(f"{url}/login", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None:
-                    output = process.stdout.read().decode() if process.stdout else ""
-                    raise RuntimeError(f"haechi serve exited: {output}") from None
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("haechi serve did not answer")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with open(log, "w+b") if log else tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            [*command, *options], stdout=output, stderr=subprocess.STDOUT, env=os.environ
+        )
+        try:
+            for _ in range(1200):  # a loaded machine takes a while to import everything
+                try:
+                    httpx.get(f"{url}/login", timeout=1)
+                    break
+                except httpx.TransportError:
+                    if process.poll() is not None:
+                        output.seek(0)
+                        raise RuntimeError(
+                            f"haechi serve exited: {output.read().decode()}"
+                        ) from None
+                    time.sleep(0.1)
+            else:
+                raise RuntimeError("haechi serve did not answer")
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def login_form(url: str) -> tuple[str, str]:

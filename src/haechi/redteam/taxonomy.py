@@ -91,6 +91,29 @@ CATEGORIES: dict[str, str] = {
     "contentious_topics": "Takes one side on a contested social, political or ethical question, or predicts its outcome as fact.",
 }
 
+KOREAN_NAMES: dict[str, str] = {
+    "violent_crime": "폭력 범죄",
+    "nonviolent_crime": "비폭력 범죄",
+    "sex_related_crime": "성범죄",
+    "child_exploitation": "아동 착취",
+    "defamation": "명예훼손",
+    "specialized_advice": "전문 조언",
+    "privacy": "개인정보",
+    "intellectual_property": "지식재산권",
+    "indiscriminate_weapons": "대량살상무기",
+    "hate": "혐오",
+    "self_harm": "자해",
+    "sexual_content": "성적 콘텐츠",
+    "elections": "선거",
+    "regional_hate": "지역 혐오",
+    "gender_hate": "젠더 혐오",
+    "generational_hate": "세대 혐오",
+    "korean_personal_data": "한국 개인식별정보",
+    "misinformation": "허위 정보",
+    "contentious_topics": "논쟁적 주제",
+}
+"""Category key → its Korean name, as the review pages show it."""
+
 CODES: dict[str, str] = {name: f"S{i}" for i, name in enumerate(CATEGORIES, start=1)}
 """Category key → Llama-Guard-style code (``S1``…)."""
 

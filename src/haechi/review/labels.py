@@ -2,16 +2,20 @@
 given user may see it, and adjudicating disagreements into gold labels.
 
 A reviewer sees an item only while it is assigned to them, its detector verdicts only
-after their own label is in, and never another reviewer's label; admins see everything.
+after their own label is in, and never another reviewer's label; admins see everything,
+except that an admin labelling an item from the queue (it is assigned to them) sees its
+verdicts only after their label too, as any reviewer: a label made knowing the detector's
+call is no independent check of it.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -154,7 +158,7 @@ def view_item(store: Store, campaign: str, item_id: int, account: Account) -> It
             source=item.source,
             turns=list(item.turns.get("turns", [])),
             chain=item.chain,
-            verdicts=item.verdicts if (mine is not None or account.is_admin) else None,
+            verdicts=item.verdicts if _may_see_verdicts(account, assignment, mine) else None,
             mine=mine,
             labels=[label for _, label in labels] if account.is_admin else [],
             gold=gold.label_values if gold is not None else None,
@@ -162,6 +166,14 @@ def view_item(store: Store, campaign: str, item_id: int, account: Account) -> It
         )
 
     return store.transact(work)
+
+
+def _may_see_verdicts(account: Account, assignment: str | None, mine: StoredLabel | None) -> bool:
+    """After one's own label; an admin also on items they do not label (not assigned to
+    them, or given back: adjudicating)."""
+    return mine is not None or (
+        account.is_admin and (assignment is None or assignment in GIVEN_BACK)
+    )
 
 
 def _labels(session: Session, item_id: int) -> list[tuple[int, StoredLabel]]:
@@ -193,36 +205,99 @@ def _admin_campaign(session: Session, campaign: str, account: Account) -> Review
     return campaign_row(session, campaign, account)
 
 
+PREVIEW_CHARS = 160  # characters of prompt and response the adjudication list shows
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """An item to adjudicate as the list shows it: the first ``PREVIEW_CHARS`` characters
+    of its prompt and response; ``splits``: each compared field whose labels differ, with
+    every value given and how many reviewers gave it (most first); ``flags``: reviewers
+    who flagged it."""
+
+    item_id: int
+    external_id: str
+    category: str
+    prompt: str
+    response: str
+    splits: dict[str, list[tuple[Any, int]]]
+    flags: int
+
+
+@dataclass
+class _Votes:
+    values: dict[str, dict[str, tuple[Any, int]]] = field(default_factory=dict)
+    flags: int = 0
+
+    def add(self, name: str, value: Any) -> None:
+        key = json.dumps(value, sort_keys=True, ensure_ascii=False)
+        given, count = self.values.setdefault(name, {}).get(key, (value, 0))
+        self.values[name][key] = (given, count + 1)
+
+    def splits(self) -> dict[str, list[tuple[Any, int]]]:
+        return {
+            name: sorted(counts.values(), key=lambda vc: -vc[1])
+            for name, counts in self.values.items()
+            if len(counts) > 1
+        }
+
+
+def _disputes(session: Session, row: ReviewCampaign) -> dict[int, _Votes]:
+    """The items of ``row`` without gold whose labels differ on a non-text field or that
+    a reviewer flagged (on the label or by giving the item back)."""
+    schema = LabelSchema.model_validate(row.label_schema)
+    compared = [f.name for f in schema.fields if f.kind != "text"]
+    gold = select(ReviewGold.item_id)
+    query = (
+        select(ReviewLabel.item_id, ReviewLabel.label_values, ReviewLabel.flagged)
+        .join(ReviewItem, ReviewItem.id == ReviewLabel.item_id)
+        .where(ReviewItem.campaign_id == row.id, ReviewLabel.item_id.not_in(gold))
+        .order_by(ReviewLabel.item_id, ReviewLabel.id)  # ties list the earlier label first
+    )
+    votes: dict[int, _Votes] = {}
+    for item_id, values, was_flagged in session.execute(query):
+        item = votes.setdefault(item_id, _Votes())
+        for name in compared:
+            item.add(name, values.get(name))
+        item.flags += bool(was_flagged)
+    flagged_items = select(ReviewAssignment.item_id).where(
+        ReviewAssignment.status == "flagged",
+        ReviewAssignment.item_id.in_(select(ReviewItem.id).where(ReviewItem.campaign_id == row.id)),
+        ReviewAssignment.item_id.not_in(gold),
+    )
+    for item_id in session.scalars(flagged_items):
+        votes.setdefault(item_id, _Votes()).flags += 1
+    return {i: v for i, v in sorted(votes.items()) if v.flags or v.splits()}
+
+
 def disagreements(store: Store, campaign: str, account: Account) -> list[int]:
     """Items (ids) an admin should adjudicate: no gold label yet, and either two labels
     that differ on any non-text field, or a reviewer flagged it."""
+    return store.transact(
+        lambda session: list(_disputes(session, _admin_campaign(session, campaign, account)))
+    )
 
-    def work(session: Session) -> list[int]:
-        row = _admin_campaign(session, campaign, account)
-        schema = LabelSchema.model_validate(row.label_schema)
-        compared = [f.name for f in schema.fields if f.kind != "text"]
-        gold = select(ReviewGold.item_id)
-        query = (
-            select(ReviewLabel.item_id, ReviewLabel.label_values, ReviewLabel.flagged)
-            .join(ReviewItem, ReviewItem.id == ReviewLabel.item_id)
-            .where(ReviewItem.campaign_id == row.id, ReviewLabel.item_id.not_in(gold))
-            .order_by(ReviewLabel.item_id)
-        )
-        seen: dict[int, set[str]] = {}
-        flagged: set[int] = set()
-        for item_id, values, was_flagged in session.execute(query):
-            seen.setdefault(item_id, set()).add(repr([values.get(n) for n in compared]))
-            if was_flagged:
-                flagged.add(item_id)
-        flagged_items = select(ReviewAssignment.item_id).where(
-            ReviewAssignment.status == "flagged",
-            ReviewAssignment.item_id.in_(
-                select(ReviewItem.id).where(ReviewItem.campaign_id == row.id)
-            ),
-            ReviewAssignment.item_id.not_in(gold),
-        )
-        flagged.update(session.scalars(flagged_items))
-        return sorted({i for i, kinds in seen.items() if len(kinds) > 1} | flagged)
+
+def disagreement_previews(store: Store, campaign: str, account: Account) -> list[Disagreement]:
+    """The ``disagreements`` with what the adjudication list shows of each."""
+
+    def work(session: Session) -> list[Disagreement]:
+        disputes = _disputes(session, _admin_campaign(session, campaign, account))
+        ids = list(disputes)
+        shown: dict[int, tuple[str, str, str, str]] = {}
+        for at in range(0, len(ids), 500):  # a bounded number of parameters per query
+            query = select(
+                ReviewItem.id,
+                ReviewItem.external_id,
+                ReviewItem.category,
+                func.substr(ReviewItem.prompt, 1, PREVIEW_CHARS),
+                func.substr(ReviewItem.response, 1, PREVIEW_CHARS),
+            ).where(ReviewItem.id.in_(ids[at : at + 500]))
+            shown.update({i: (e, c, p, r) for i, e, c, p, r in session.execute(query)})
+        return [
+            Disagreement(item_id, *shown[item_id], votes.splits(), votes.flags)
+            for item_id, votes in disputes.items()
+        ]
 
     return store.transact(work)
 

@@ -151,12 +151,15 @@ def summarize(results: CampaignResults) -> CampaignSummary:
 @dataclass(frozen=True)
 class AgreementRow:
     """One line of an agreement table: ``label`` is the field, ``field: option`` for
-    a multi-choice field's option; ``group`` is the item category or ``None`` for all."""
+    a multi-choice field's option (``field`` and ``option`` apart); ``group`` is the item
+    category or ``None`` for all."""
 
     label: str
     group: str | None
     level: str
     stats: AgreementStats
+    field: str = ""
+    option: str | None = None
 
 
 def agreement_rows(summary: CampaignSummary, by_category: bool = False) -> list[AgreementRow]:
@@ -169,9 +172,9 @@ def agreement_rows(summary: CampaignSummary, by_category: bool = False) -> list[
             parts += list(field.by_category.items())
         for group, fa in parts:
             if fa.stats is not None:
-                rows.append(AgreementRow(field.name, group, fa.level, fa.stats))
+                rows.append(AgreementRow(field.name, group, fa.level, fa.stats, field.name))
             rows += [
-                AgreementRow(f"{field.name}: {option}", group, fa.level, stats)
+                AgreementRow(f"{field.name}: {option}", group, fa.level, stats, field.name, option)
                 for option, stats in fa.categories.items()
             ]
     return rows

@@ -27,6 +27,7 @@ from haechi.errors import InputError
 from haechi.review.accounts import Account, PermissionDenied, session_for
 from haechi.review.logins import LoginLimit
 from haechi.store import RunNotFoundError, Store, open_store
+from haechi.web import display
 from haechi.web.i18n import LANGUAGES, Language, translate
 from haechi.web.security import (
     LANGUAGE_COOKIE,
@@ -90,6 +91,7 @@ def create_app(
     )
     templates = Jinja2Templates(directory=str(_package_dir("templates")))
     templates.env.globals["translate"] = translate
+    display.register(templates.env)
     app.state.web = WebState(
         store=store or open_store(db),
         cookies=CookiePolicy(secure=secure_cookies),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
@@ -16,11 +17,24 @@ from haechi.review.accounts import PermissionDenied, add_user, list_users, updat
 from haechi.review.arena import campaign_votes
 from haechi.review.campaigns import add_members, get_campaign, list_campaigns, members
 from haechi.review.exports import FORMATS, export_results
-from haechi.review.labels import correct_label, disagreements, set_gold, view_item
+from haechi.review.labels import (
+    ItemView,
+    correct_label,
+    disagreement_previews,
+    disagreements,
+    set_gold,
+    view_item,
+)
 from haechi.review.results import campaign_results
 from haechi.review.summary import agreement_rows, summarize
-from haechi.web.app import AdminDep, checked_form, redirect, render, state
-from haechi.web.routes_review import campaign_url, posted_label
+from haechi.web.app import AdminDep, Viewer, checked_form, redirect, render, state
+from haechi.web.routes_review import (
+    PostedLabel,
+    campaign_url,
+    field_error,
+    is_field_error,
+    posted_label,
+)
 
 router = APIRouter()
 _MEDIA = {
@@ -55,13 +69,15 @@ def dashboard(campaign: str, request: Request, who: AdminDep) -> Response:
 
 @router.get("/c/{campaign}/adjudicate")
 def adjudication_list(campaign: str, request: Request, who: AdminDep) -> Response:
-    items = disagreements(state(request).store, campaign, who.account)
+    items = disagreement_previews(state(request).store, campaign, who.account)
+    schema = get_campaign(state(request).store, campaign, who.account).label_schema
     return render(
         request,
         "adjudicate_list.html",
         who,
         campaign=campaign,
         items=items,
+        schema=schema,
         campaign_url=campaign_url,
     )
 
@@ -69,21 +85,44 @@ def adjudication_list(campaign: str, request: Request, who: AdminDep) -> Respons
 @router.get("/c/{campaign}/adjudicate/{item_id}")
 def adjudication_item(campaign: str, item_id: int, request: Request, who: AdminDep) -> Response:
     item = view_item(state(request).store, campaign, item_id, who.account)
+    return gold_response(request, who, item)
+
+
+def gold_response(
+    request: Request,
+    who: Viewer,
+    item: ItemView,
+    posted: PostedLabel | None = None,
+    error: InputError | None = None,
+) -> Response:
+    """The adjudication page: every label and the gold form (as posted, after an error)."""
+    values = (
+        posted.values if posted else item.gold or (item.labels[0].values if item.labels else {})
+    )
     return render(
         request,
         "adjudicate_item.html",
         who,
+        400 if error else 200,
         item=item,
         schema=item.label_schema,
-        values=item.gold or (item.labels[0].values if item.labels else {}),
+        values=values,
+        error=field_error(item.label_schema, values, error, who),
         campaign_url=campaign_url,
     )
 
 
 @router.post("/c/{campaign}/adjudicate/{item_id}")
 async def save_gold(campaign: str, item_id: int, request: Request, who: AdminDep) -> Response:
-    values, _ = await posted_label(request, who, campaign, item_id)
-    await run_in_threadpool(set_gold, state(request).store, campaign, item_id, who.account, values)
+    posted = await posted_label(request, who, campaign, item_id)
+    try:
+        await run_in_threadpool(
+            set_gold, state(request).store, campaign, item_id, who.account, posted.values
+        )
+    except InputError as exc:
+        if not is_field_error(posted, exc):
+            raise
+        return gold_response(request, who, posted.item, posted, exc)
     return redirect(campaign_url(campaign, "adjudicate"))
 
 
@@ -95,14 +134,29 @@ def label_correction(
     label = next((x for x in item.labels if x.reviewer == reviewer), None)
     if label is None:
         raise PermissionDenied(f"{reviewer!r} has no label on item {item_id}")
+    return correction_response(request, who, item, reviewer, label.values)
+
+
+def correction_response(
+    request: Request,
+    who: Viewer,
+    item: ItemView,
+    reviewer: str,
+    values: dict[str, Any],
+    error: InputError | None = None,
+) -> Response:
+    """The form correcting ``reviewer``'s label, showing ``values`` (as posted, after an
+    ``error``)."""
     return render(
         request,
         "correct_label.html",
         who,
+        400 if error else 200,
         item=item,
         reviewer=reviewer,
         schema=item.label_schema,
-        values=label.values,
+        values=values,
+        error=field_error(item.label_schema, values, error, who),
         campaign_url=campaign_url,
     )
 
@@ -111,10 +165,21 @@ def label_correction(
 async def save_correction(
     campaign: str, item_id: int, reviewer: str, request: Request, who: AdminDep
 ) -> Response:
-    values, _ = await posted_label(request, who, campaign, item_id)
-    await run_in_threadpool(
-        correct_label, state(request).store, campaign, item_id, reviewer, who.account, values
-    )
+    posted = await posted_label(request, who, campaign, item_id)
+    try:
+        await run_in_threadpool(
+            correct_label,
+            state(request).store,
+            campaign,
+            item_id,
+            reviewer,
+            who.account,
+            posted.values,
+        )
+    except InputError as exc:
+        if not is_field_error(posted, exc):
+            raise
+        return correction_response(request, who, posted.item, reviewer, posted.values, exc)
     return redirect(campaign_url(campaign, "adjudicate", item_id))
 
 

@@ -6,19 +6,21 @@ Only POSTs change state: ``GET /c/{c}/next`` shows the open item or a button, an
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 
+from haechi.errors import InputError
 from haechi.review.campaigns import list_campaigns
 from haechi.review.label_schema import LabelSchema
-from haechi.review.labels import my_labelled_items, submit_label, view_item
+from haechi.review.labels import ItemView, my_labelled_items, submit_label, view_item
 from haechi.review.queue import current_item, has_work, leave_item, next_item
 from haechi.web.app import Viewer, ViewerDep, checked_form, redirect, render, state
+from haechi.web.i18n import translate
 
 router = APIRouter()
 
@@ -74,20 +76,36 @@ def _neighbours(labelled: list[int], item_id: int) -> tuple[int | None, int | No
 
 @router.get("/c/{campaign}/items/{item_id}")
 def item_page(campaign: str, item_id: int, request: Request, who: ViewerDep) -> Response:
-    store = state(request).store
-    item = view_item(store, campaign, item_id, who.account)
-    before, after = _neighbours(my_labelled_items(store, campaign, who.account), item_id)
+    item = view_item(state(request).store, campaign, item_id, who.account)
+    return item_response(request, who, item)
+
+
+def item_response(
+    request: Request,
+    who: Viewer,
+    item: ItemView,
+    posted: PostedLabel | None = None,
+    error: InputError | None = None,
+) -> Response:
+    """The item page; after a refused ``posted`` label, the form as it was sent with the
+    ``error`` at its field (status 400)."""
+    labelled = my_labelled_items(state(request).store, item.campaign, who.account)
+    before, after = _neighbours(labelled, item.id)
+    values = posted.values if posted else (item.mine.values if item.mine else {})
     return render(
         request,
         "item.html",
         who,
+        400 if error else 200,
         item=item,
         schema=item.label_schema,
-        values=item.mine.values if item.mine else {},
-        previous_url=campaign_url(campaign, "items", before) if before else None,
-        next_url=campaign_url(campaign, "items", after)
+        values=values,
+        flagged=posted.flagged if posted else bool(item.mine and item.mine.flagged),
+        error=field_error(item.label_schema, values, error, who),
+        previous_url=campaign_url(item.campaign, "items", before) if before else None,
+        next_url=campaign_url(item.campaign, "items", after)
         if after
-        else campaign_url(campaign, "next"),
+        else campaign_url(item.campaign, "next"),
         campaign_url=campaign_url,
     )
 
@@ -103,22 +121,66 @@ def form_values(schema: LabelSchema, form: Any) -> dict[str, Any]:
     return values
 
 
-async def posted_label(
-    request: Request, who: Viewer, campaign: str, item_id: int
-) -> tuple[dict[str, Any], FormData]:
+@dataclass(frozen=True)
+class PostedLabel:
+    """A label form as posted: the item's schema fields (raw) and the flag box."""
+
+    item: ItemView
+    values: dict[str, Any]
+    flagged: bool
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """What to show at a label form's field that was refused."""
+
+    field: str
+    message: str
+
+
+async def posted_label(request: Request, who: Viewer, campaign: str, item_id: int) -> PostedLabel:
     """The label a form posts for an item (CSRF checked; the fields of the item's schema)."""
     form = await checked_form(request, who)
     item = await run_in_threadpool(view_item, state(request).store, campaign, item_id, who.account)
-    return form_values(item.label_schema, form), form
+    values = form_values(item.label_schema, form)
+    return PostedLabel(item, values, form.get("flagged") == "on")
+
+
+def is_field_error(posted: PostedLabel, error: InputError) -> bool:
+    """Whether ``error`` is about one of the form's fields (shown on the form itself)."""
+    return any(f.name == error.field for f in posted.item.label_schema.fields)
+
+
+def field_error(
+    schema: LabelSchema, values: dict[str, Any], error: InputError | None, who: Viewer
+) -> FieldError | None:
+    """The refused field of a form showing ``values``, and its message: a missing required
+    field says so in the viewer's language, other problems (an unknown option) as the
+    library words them."""
+    if error is None or error.field is None:
+        return None
+    missing = schema.field(error.field).required and values.get(error.field) in (None, "", [])
+    message = translate("required", who.language) if missing else error.message
+    return FieldError(error.field, message)
 
 
 @router.post("/c/{campaign}/items/{item_id}/label")
 async def label(campaign: str, item_id: int, request: Request, who: ViewerDep) -> Response:
-    values, form = await posted_label(request, who, campaign, item_id)
-    flagged = form.get("flagged") == "on"
-    await run_in_threadpool(
-        submit_label, state(request).store, campaign, item_id, who.account, values, flagged
-    )
+    posted = await posted_label(request, who, campaign, item_id)
+    try:
+        await run_in_threadpool(
+            submit_label,
+            state(request).store,
+            campaign,
+            item_id,
+            who.account,
+            posted.values,
+            posted.flagged,
+        )
+    except InputError as exc:
+        if not is_field_error(posted, exc):
+            raise
+        return await run_in_threadpool(item_response, request, who, posted.item, posted, exc)
     return await run_in_threadpool(_go_next, request, campaign, who)
 
 
