@@ -225,16 +225,36 @@ class PairVerdict:
 def pairwise(
     judge: LanguageModel, c: Criterion, steps: str, source: str, a: str, b: str
 ) -> PairVerdict:
-    """A vs B in both positions, decided by the log-likelihood of " A" and " B"; a
-    preference that flips with the position is a tie."""
-    first = _prefer(judge, pair_prompt(c, steps, source, a, b))
-    second = _prefer(judge, pair_prompt(c, steps, source, b, a))
-    second_as_original = {"A": "B", "B": "A"}[second]
-    return PairVerdict(first if first == second_as_original else "tie", (first, second))
+    """A vs B in both positions (see ``pairwise_many``)."""
+    return pairwise_many(judge, c, steps, [(source, a, b)])[0]
 
 
-def _prefer(judge: LanguageModel, prompt: str) -> str:
-    a, b = judge.loglikelihood(
-        [LoglikelihoodRequest(prompt, " A"), LoglikelihoodRequest(prompt, " B")]
-    )
-    return "A" if a.logprob >= b.logprob else "B"
+def pairwise_many(
+    judge: LanguageModel,
+    c: Criterion,
+    steps: str,
+    pairs: Sequence[tuple[str, str, str]],
+    *,
+    cache: ResponseCache | None = None,
+    progress: bool = False,
+) -> list[PairVerdict]:
+    """Each (source, A, B) judged with A first, then with B first, each order decided by
+    the log-likelihood of " A" and " B" after the prompt (through ``cache``, so a killed
+    run resumes); a preference that flips with the position is a tie."""
+    prompts = [
+        prompt
+        for source, a, b in pairs
+        for prompt in (pair_prompt(c, steps, source, a, b), pair_prompt(c, steps, source, b, a))
+    ]
+    requests = [LoglikelihoodRequest(p, letter) for p in prompts for letter in (" A", " B")]
+    results, _ = run_loglikelihood(judge, requests, chunk=256, cache=cache, progress=progress)
+    picks = [
+        "A" if results[2 * i].logprob >= results[2 * i + 1].logprob else "B"
+        for i in range(len(prompts))
+    ]
+    verdicts = []
+    for first, second in zip(picks[::2], picks[1::2], strict=True):
+        second_as_original = {"A": "B", "B": "A"}[second]
+        winner = first if first == second_as_original else "tie"
+        verdicts.append(PairVerdict(winner, (first, second)))
+    return verdicts

@@ -1,0 +1,326 @@
+"""Judged multi-turn tasks (LogicKor-style): the model answers each user turn with its own
+earlier answers in the conversation, a judge model grades every answer, and, with a
+baseline, compares it with the baseline's answer in both orders.
+
+Every call goes through the response cache (model and baseline turns by turn, the judge's
+forms and pairwise prompts), so a killed run resumes without asking anything twice.
+
+- Single-answer grading is ``haechi judge geval``'s form filling (``judge.score_items``)
+  with the task's criterion: the source is the conversation up to the question judged,
+  the reference that turn's, the output the answer. A verdict without a score (greedy or
+  sampled answers that hold no number in range) is recorded with its text, counted in
+  ``judge_unparsed`` and left out of the scores.
+- Pairwise: ``judge.pairwise_many``; a turn is a win only when both orders prefer the
+  model, a loss only when both prefer the baseline, else a tie. For a later turn each
+  side's answers so far are shown, the one judged last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from haechi.errors import InputError
+from haechi.evaluate.cache import ResponseCache
+from haechi.evaluate.chat_format import ChatFormat, chat_format, prompt_style
+from haechi.evaluate.config import EvalConfig
+from haechi.evaluate.execute import run_generation
+from haechi.evaluate.filters import strip_reasoning
+from haechi.evaluate.metrics import METRICS, JudgeMetric, document_score
+from haechi.evaluate.plan import TaskPlan
+from haechi.evaluate.scoring import TaskScore, generation_request
+from haechi.evaluate.stats import Aggregate
+from haechi.judge.criteria import Criterion, resolve_criteria
+from haechi.judge.geval import (
+    CriterionScore,
+    Method,
+    PairVerdict,
+    evaluation_steps,
+    pairwise_many,
+    score_items,
+)
+from haechi.judge.prompts import JudgeItem, conversation_source, numbered_answers
+from haechi.models.base import LanguageModel
+from haechi.tasks.prompts import Prompt, PromptStyle, next_turn
+from haechi.tasks.spec import TaskSpec
+
+
+@dataclass(frozen=True)
+class Judging:
+    """Who grades a run's judged tasks: ``judge`` scores every answer (``method`` as in
+    ``haechi judge geval``: greedy, sampling or logprobs); with a ``baseline`` model the
+    judge also compares the model's answers with the baseline's."""
+
+    judge: LanguageModel
+    baseline: LanguageModel | None = None
+    method: Method = "greedy"
+
+
+def task_criteria(specs: Sequence[TaskSpec]) -> dict[str, Criterion]:
+    """Each judged task's criterion, by task name (resolved before anything runs)."""
+    return {
+        s.task: resolve_criteria([s.judge_criterion or ""])[0]
+        for s in specs
+        if s.output_type == "judged"
+    }
+
+
+def judging_record(judging: Judging | None, criteria: dict[str, Criterion]) -> dict[str, Any]:
+    """What a run records of its judging (and its resume key hashes): the judge's spec,
+    fingerprint and configuration, the method, each criterion with its steps (pinned in
+    the criterion, else generated once by this judge) and their hash, and the baseline."""
+    if judging is None:
+        tasks = ", ".join(criteria)
+        raise InputError(f"{tasks} is graded by a judge model", field="judge", hint="--judge SPEC")
+    judge = judging.judge
+    steps = evaluation_steps(judge, list({c.name: c for c in criteria.values()}.values()))
+    baseline = judging.baseline
+    return {
+        "judge": judge.name,
+        "judge_fingerprint": judge.fingerprint,
+        "judge_config": judge.describe(),
+        "method": judging.method,
+        "criteria": {
+            c.name: {
+                "digest": c.digest(),
+                "steps": steps[c.name],
+                "steps_hash": hashlib.sha256(steps[c.name].encode("utf-8")).hexdigest()[:16],
+                "tasks": sorted(t for t, tc in criteria.items() if tc.name == c.name),
+            }
+            for c in criteria.values()
+        },
+        "baseline": None
+        if baseline is None
+        else {
+            "model": baseline.name,
+            "fingerprint": baseline.fingerprint,
+            "config": baseline.describe(),
+        },
+    }
+
+
+@dataclass(frozen=True)
+class TurnVerdict:
+    """One turn of a judged conversation: the question, its reference, the answer (after
+    any reasoning), the judge's raw score (``None``: unparsed) with its answers, and the
+    baseline's answer and the pairwise verdict when there is a baseline."""
+
+    question: str
+    reference: str | None
+    answer: str
+    score: CriterionScore
+    baseline_answer: str | None = None
+    pair: PairVerdict | None = None
+
+    def record(self) -> dict[str, object]:
+        record: dict[str, object] = {
+            "question": self.question,
+            "reference": self.reference,
+            "answer": self.answer,
+            "judge": self.score.record(),
+        }
+        if self.pair is not None:
+            record["baseline_answer"] = self.baseline_answer
+            record["pairwise"] = {"winner": self.pair.winner, "orders": list(self.pair.orders)}
+        return record
+
+
+@dataclass(frozen=True)
+class JudgedSample:
+    """One judged conversation, as written to ``samples_<task>.jsonl``."""
+
+    doc_id: int
+    turns: tuple[TurnVerdict, ...]
+    values: dict[str, float]
+    prompt_hash: str
+    prompt: str = ""
+    completion_tokens: int = 0
+
+    def record(self) -> dict[str, object]:
+        return {
+            "doc_id": self.doc_id,
+            "prompt": self.prompt,
+            "turns": [t.record() for t in self.turns],
+            "metrics": self.values,
+            "prompt_hash": self.prompt_hash,
+            "completion_tokens": self.completion_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class _Answers:
+    texts: list[list[str]]  # per prompt, per turn
+    completion_tokens: list[int]
+    requests: int
+    hits: int
+
+
+def score_judged(
+    model: LanguageModel,
+    plans: Sequence[TaskPlan],
+    judging: Judging,
+    criteria: dict[str, Criterion],
+    steps: dict[str, str],
+    config: EvalConfig,
+    chat: ChatFormat | None,
+    cache: ResponseCache | None,
+    progress: bool,
+) -> tuple[list[TaskScore], dict[str, int]]:
+    """Converse, judge and score every judged plan; counts of the requests made."""
+    prompts = [(plan, p) for plan in plans for p in plan.prompts]
+    style = prompt_style(chat, config)
+    answers = _converse(model, prompts, chat, style, config, cache, progress)
+    baseline = None
+    if judging.baseline is not None:
+        b_chat = chat_format(judging.baseline, config)
+        b_style = prompt_style(b_chat, config)
+        baseline = _converse(judging.baseline, prompts, b_chat, b_style, config, cache, progress)
+    items = [(plan, i, t) for i, (plan, p) in enumerate(prompts) for t in range(len(p.turns))]
+    scores: dict[tuple[int, int], CriterionScore] = {}
+    pairs: dict[tuple[int, int], PairVerdict] = {}
+    judge_requests = 0
+    for name in {criteria[plan.spec.task].name for plan in plans}:
+        c = next(c for c in criteria.values() if c.name == name)
+        mine = [(i, t) for plan, i, t in items if criteria[plan.spec.task].name == name]
+        forms = [
+            JudgeItem(
+                id=f"{i}:{t}",
+                source=conversation_source(c, prompts[i][1].turns[: t + 1], answers.texts[i][:t]),
+                output=answers.texts[i][t],
+                reference=prompts[i][1].references[t],
+            )
+            for i, t in mine
+        ]
+        rows = score_items(
+            judging.judge, forms, [c], steps, method=judging.method, cache=cache,
+            progress=progress,
+        )  # fmt: skip
+        scores.update({key: row[c.name] for key, row in zip(mine, rows, strict=True)})
+        judge_requests += len(forms)
+        if baseline is not None:
+            verdicts = pairwise_many(
+                judging.judge,
+                c,
+                steps[c.name],
+                [
+                    (
+                        conversation_source(c, prompts[i][1].turns[: t + 1], ()),
+                        numbered_answers(c, answers.texts[i][: t + 1]),
+                        numbered_answers(c, baseline.texts[i][: t + 1]),
+                    )
+                    for i, t in mine
+                ],
+                cache=cache,
+                progress=progress,
+            )
+            pairs.update(zip(mine, verdicts, strict=True))
+            judge_requests += 2 * len(mine)
+    results = []
+    offset = 0
+    for plan in plans:
+        samples = []
+        for j, prompt in enumerate(plan.prompts):
+            i = offset + j
+            turns = tuple(
+                TurnVerdict(
+                    prompt.turns[t],
+                    prompt.references[t],
+                    answers.texts[i][t],
+                    scores[(i, t)],
+                    baseline.texts[i][t] if baseline is not None else None,
+                    pairs.get((i, t)),
+                )
+                for t in range(len(prompt.turns))
+            )
+            c = criteria[plan.spec.task]
+            samples.append(
+                JudgedSample(
+                    prompt.doc_id, turns, _document_values(turns, c), prompt.prompt_hash,
+                    prompt.context, answers.completion_tokens[i],
+                )
+            )  # fmt: skip
+        offset += len(plan.prompts)
+        results.append(
+            TaskScore(plan, _metrics(plan.spec, samples, criteria[plan.spec.task]), samples)
+        )
+    counts = {
+        "generation_requests": answers.requests + (baseline.requests if baseline else 0),
+        "cached_requests": answers.hits + (baseline.hits if baseline else 0),
+        "judge_requests": judge_requests,
+    }
+    return results, counts
+
+
+def _converse(
+    model: LanguageModel,
+    prompts: Sequence[tuple[TaskPlan, Prompt]],
+    chat: ChatFormat | None,
+    style: PromptStyle,
+    config: EvalConfig,
+    cache: ResponseCache | None,
+    progress: bool,
+) -> _Answers:
+    """Every conversation turn by turn: turn k of all of them in one cached batch, each
+    prompt holding the model's own earlier answers."""
+    texts: list[list[str]] = [[] for _ in prompts]
+    tokens = [0] * len(prompts)
+    requests = hits = 0
+    for turn in range(max(len(p.turns) for _, p in prompts)):
+        active = [i for i, (_, p) in enumerate(prompts) if len(p.turns) > turn]
+        batch = []
+        for i in active:
+            plan, prompt = prompts[i]
+            context, messages = next_turn(prompt, texts[i], style, plan.spec.fewshot_delimiter)
+            batch.append(
+                generation_request(
+                    plan.spec,
+                    context,
+                    messages,
+                    chat,
+                    think_end_token=config.think_end_token,
+                    max_gen_toks=config.max_gen_toks,
+                )
+            )
+        generations, cached = run_generation(
+            model, batch, chunk=config.chunk_size, cache=cache, progress=progress
+        )
+        requests, hits = requests + len(batch), hits + cached
+        for i, generation in zip(active, generations, strict=True):
+            until = prompts[i][0].spec.generation.until
+            texts[i].append(strip_reasoning(generation.text, config.think_end_token, until))
+            tokens[i] += generation.completion_tokens
+    return _Answers(texts, tokens, requests, hits)
+
+
+def _document_values(turns: Sequence[TurnVerdict], c: Criterion) -> dict[str, float]:
+    """Per-question numbers kept in the sample: the score of each scored turn and their
+    mean, each divided by the criterion's maximum."""
+    scored = {n: v.score.score for n, v in enumerate(turns, start=1) if v.score.score is not None}
+    values = {f"judge_score_turn{n}": s / c.score_max for n, s in scored.items()}
+    if scored:
+        values["judge_score"] = sum(scored.values()) / len(scored) / c.score_max
+    return values
+
+
+def _metrics(spec: TaskSpec, samples: Sequence[JudgedSample], c: Criterion) -> dict[str, Aggregate]:
+    """The spec's judge metrics over the samples, each with its mean stderr: scores over
+    the questions with a score, the rest over every turn (pairwise ones only where there
+    was a baseline)."""
+    metrics = {}
+    for name in spec.metrics:
+        metric = METRICS[name]
+        assert isinstance(metric, JudgeMetric)  # the spec checked the kinds
+        if metric.kind == "score":
+            values = [s.values[name] for s in samples if name in s.values]
+        elif metric.kind == "unparsed":
+            values = [float(t.score.score is None) for s in samples for t in s.turns]
+        else:
+            pairs = [t.pair for s in samples for t in s.turns if t.pair is not None]
+            if not pairs:
+                continue
+            want = {"win": "A", "tie": "tie", "loss": "B"}[metric.kind]
+            values = [float(p.winner == want) for p in pairs]
+        metrics[name] = document_score(metric, values)
+    return metrics
