@@ -142,6 +142,8 @@ class JudgedSample:
         return {
             "doc_id": self.doc_id,
             "prompt": self.prompt,
+            # the answers in one text, for readers of generation samples (the web's browser)
+            "response": "\n\n".join(f"[{n}] {t.answer}" for n, t in enumerate(self.turns, 1)),
             "turns": [t.record() for t in self.turns],
             "metrics": self.values,
             "prompt_hash": self.prompt_hash,
