@@ -242,3 +242,26 @@ def test_bundled_set_covers_six_categories() -> None:
     assert all(subjects.count(s) == 6 for s in set(subjects))
     with_reference = {d.fields["subject"] for d in docs if any(d.fields["refs"])}
     assert {"math", "reasoning", "grammar"} <= with_reference
+
+
+def test_cli_runs_judged_tasks_and_refuses_them_without_a_judge(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from haechi.cli.app import app
+
+    base = ["eval", "--model", "mock/m", "--tasks", "logickor", "--samples"]
+    where = ["--db", str(tmp_path / "runs.db"), "--cache", str(tmp_path / "c.sqlite")]
+    refused = CliRunner().invoke(app, [*base, *where])
+    assert isinstance(refused.exception, InputError)  # exit 2 from haechi's main
+    assert refused.exception.field == "judge"
+    judged = ["--judge", "mock/j", "--judge-baseline", "mock/b", "-o", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, [*base, *where, *judged])
+    assert result.exit_code == 0, result.output
+    document = json.loads((tmp_path / "out" / "results.json").read_text("utf-8"))
+    whole = document["results"]["ko_logickor"]
+    # the mock judge writes words, never a score: every verdict is unparsed
+    assert whole["judge_unparsed,none"] == 1.0 and math.isnan(whole["judge_score,none"])
+    rates = [whole[f"{k}_rate,none"] for k in ("win", "tie", "loss")]
+    assert sum(rates) == pytest.approx(1.0)
+    assert document["config"]["judging"]["baseline"]["model"] == "b"
+    assert document["stats"]["generation_requests"] == 24  # 6 questions × 2 turns × 2 models

@@ -172,71 +172,19 @@ def score_judged(
 ) -> tuple[list[TaskScore], dict[str, int]]:
     """Converse, judge and score every judged plan; counts of the requests made."""
     prompts = [(plan, p) for plan in plans for p in plan.prompts]
-    style = prompt_style(chat, config)
-    answers = _converse(model, prompts, chat, style, config, cache, progress)
+    answers = _converse(model, prompts, chat, prompt_style(chat, config), config, cache, progress)
     baseline = None
     if judging.baseline is not None:
         b_chat = chat_format(judging.baseline, config)
         b_style = prompt_style(b_chat, config)
         baseline = _converse(judging.baseline, prompts, b_chat, b_style, config, cache, progress)
-    items = [(plan, i, t) for i, (plan, p) in enumerate(prompts) for t in range(len(p.turns))]
-    scores: dict[tuple[int, int], CriterionScore] = {}
-    pairs: dict[tuple[int, int], PairVerdict] = {}
-    judge_requests = 0
-    for name in {criteria[plan.spec.task].name for plan in plans}:
-        c = next(c for c in criteria.values() if c.name == name)
-        mine = [(i, t) for plan, i, t in items if criteria[plan.spec.task].name == name]
-        forms = [
-            JudgeItem(
-                id=f"{i}:{t}",
-                source=conversation_source(c, prompts[i][1].turns[: t + 1], answers.texts[i][:t]),
-                output=answers.texts[i][t],
-                reference=prompts[i][1].references[t],
-            )
-            for i, t in mine
-        ]
-        rows = score_items(
-            judging.judge, forms, [c], steps, method=judging.method, cache=cache,
-            progress=progress,
-        )  # fmt: skip
-        scores.update({key: row[c.name] for key, row in zip(mine, rows, strict=True)})
-        judge_requests += len(forms)
-        if baseline is not None:
-            verdicts = pairwise_many(
-                judging.judge,
-                c,
-                steps[c.name],
-                [
-                    (
-                        conversation_source(c, prompts[i][1].turns[: t + 1], ()),
-                        numbered_answers(c, answers.texts[i][: t + 1]),
-                        numbered_answers(c, baseline.texts[i][: t + 1]),
-                    )
-                    for i, t in mine
-                ],
-                cache=cache,
-                progress=progress,
-            )
-            pairs.update(zip(mine, verdicts, strict=True))
-            judge_requests += 2 * len(mine)
-    results = []
-    offset = 0
+    verdicts = _judge(judging, prompts, answers, baseline, criteria, steps, cache, progress)
+    results, offset = [], 0
     for plan in plans:
+        c = criteria[plan.spec.task]
         samples = []
-        for j, prompt in enumerate(plan.prompts):
-            i = offset + j
-            turns = tuple(
-                TurnVerdict(
-                    prompt.turns[t],
-                    prompt.references[t],
-                    answers.texts[i][t],
-                    scores[(i, t)],
-                    baseline.texts[i][t] if baseline is not None else None,
-                    pairs.get((i, t)),
-                )
-                for t in range(len(prompt.turns))
-            )
-            c = criteria[plan.spec.task]
+        for i, prompt in enumerate(plan.prompts, start=offset):
+            turns = tuple(verdicts[(i, t)] for t in range(len(prompt.turns)))
             samples.append(
                 JudgedSample(
                     prompt.doc_id, turns, _document_values(turns, c), prompt.prompt_hash,
@@ -244,15 +192,73 @@ def score_judged(
                 )
             )  # fmt: skip
         offset += len(plan.prompts)
-        results.append(
-            TaskScore(plan, _metrics(plan.spec, samples, criteria[plan.spec.task]), samples)
-        )
+        results.append(TaskScore(plan, _metrics(plan.spec, samples), samples))
     counts = {
         "generation_requests": answers.requests + (baseline.requests if baseline else 0),
         "cached_requests": answers.hits + (baseline.hits if baseline else 0),
-        "judge_requests": judge_requests,
+        # a form per turn, and two orders per turn with a baseline
+        "judge_requests": len(verdicts) * (3 if baseline else 1),
     }
     return results, counts
+
+
+def _judge(
+    judging: Judging,
+    prompts: Sequence[tuple[TaskPlan, Prompt]],
+    answers: _Answers,
+    baseline: _Answers | None,
+    criteria: dict[str, Criterion],
+    steps: dict[str, str],
+    cache: ResponseCache | None,
+    progress: bool,
+) -> dict[tuple[int, int], TurnVerdict]:
+    """Every (prompt, turn) graded, and compared with the baseline's when there is one:
+    one batch of forms (and one of pairwise prompts) per criterion."""
+    by_criterion: dict[str, list[tuple[int, int]]] = {}
+    for i, (plan, prompt) in enumerate(prompts):
+        turns = [(i, t) for t in range(len(prompt.turns))]
+        by_criterion.setdefault(criteria[plan.spec.task].name, []).extend(turns)
+    known = {c.name: c for c in criteria.values()}
+    verdicts = {}
+    for name, keys in by_criterion.items():
+        c = known[name]
+        forms = [
+            JudgeItem(
+                id=f"{i}:{t}",
+                source=conversation_source(c, prompts[i][1].turns[: t + 1], answers.texts[i][:t]),
+                output=answers.texts[i][t],
+                reference=prompts[i][1].references[t],
+            )
+            for i, t in keys
+        ]
+        rows = score_items(
+            judging.judge, forms, [c], steps, method=judging.method, cache=cache,
+            progress=progress,
+        )  # fmt: skip
+        pairs: list[PairVerdict | None] = [None] * len(keys)
+        if baseline is not None:
+            shown = [
+                (
+                    conversation_source(c, prompts[i][1].turns[: t + 1], ()),
+                    numbered_answers(c, answers.texts[i][: t + 1]),
+                    numbered_answers(c, baseline.texts[i][: t + 1]),
+                )
+                for i, t in keys
+            ]
+            pairs = list(
+                pairwise_many(judging.judge, c, steps[name], shown, cache=cache, progress=progress)
+            )
+        for (i, t), row, pair in zip(keys, rows, pairs, strict=True):
+            prompt = prompts[i][1]
+            verdicts[(i, t)] = TurnVerdict(
+                prompt.turns[t],
+                prompt.references[t],
+                answers.texts[i][t],
+                row[name],
+                baseline.texts[i][t] if baseline is not None else None,
+                pair,
+            )
+    return verdicts
 
 
 def _converse(
@@ -306,7 +312,7 @@ def _document_values(turns: Sequence[TurnVerdict], c: Criterion) -> dict[str, fl
     return values
 
 
-def _metrics(spec: TaskSpec, samples: Sequence[JudgedSample], c: Criterion) -> dict[str, Aggregate]:
+def _metrics(spec: TaskSpec, samples: Sequence[JudgedSample]) -> dict[str, Aggregate]:
     """The spec's judge metrics over the samples, each with its mean stderr: scores over
     the questions with a score, the rest over every turn (pairwise ones only where there
     was a baseline)."""
