@@ -68,7 +68,7 @@ class Scripted:
         return [Generation((self._answer(r),), ("stop",)) for r in requests]
 
     def _answer(self, request: GenerationRequest) -> str:
-        prompt = request.prompt or ""
+        prompt = request.prompt or "".join(m.content for m in request.messages or ())
         if prompt.rstrip().endswith("- 점수:"):  # a judge's form
             return REPLIES[judged_question(prompt)]
         return f"<{self.name}:{hashlib.sha256(prompt.encode()).hexdigest()[:6]}>"
@@ -102,13 +102,17 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def run(
-    data_dir: Path, tmp_path: Path, models: dict[str, Scripted], **options: object
+    data_dir: Path,
+    tmp_path: Path,
+    models: dict[str, Scripted],
+    chat: bool = False,
+    **options: object,
 ) -> tuple[object, Path]:
     config = EvalConfig(
         tasks=["logickor"], data_dir=data_dir, output=tmp_path / "out", log_samples=True,
         **options,  # type: ignore[arg-type]
     )  # fmt: skip
-    judging = Judging(models["judge"], models.get("base"), "greedy")
+    judging = Judging(models["judge"], models.get("base"), "greedy", chat)
     cache = ResponseCache(tmp_path / "cache.sqlite")
     try:
         with open_store(str(tmp_path / "runs.db")) as store:
@@ -200,6 +204,20 @@ def test_chat_template_sends_the_conversation_turn_by_turn(data_dir: Path, tmp_p
         f"<|im_start|>assistant\n{answer}<|im_end|>\n"
         "<|im_start|>user\nM1-둘<|im_end|>\n<|im_start|>assistant\n"
     )
+
+
+def test_a_chat_judge_gets_each_form_as_one_user_message(data_dir: Path, tmp_path: Path) -> None:
+    models = fresh()
+    _, path = run(data_dir, tmp_path, models, chat=True)
+    forms = [r for batch in models["judge"].generated for r in batch]
+    assert len(forms) == 8 and all(r.prompt is None for r in forms)
+    assert all(
+        r.messages is not None and len(r.messages) == 1 and r.messages[0].role == "user"
+        for r in forms
+    )
+    document = json.loads(path.read_text("utf-8"))
+    assert document["results"]["ko_logickor"]["judge_score,none"] == pytest.approx(0.6625)
+    assert document["config"]["judging"]["chat"] is True
 
 
 def test_a_judged_task_needs_a_judge(data_dir: Path) -> None:

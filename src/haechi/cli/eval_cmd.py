@@ -160,6 +160,14 @@ def eval_command(
             "(probability-weighted), as `haechi judge geval --method`."
         ),
     ] = "greedy",
+    judge_chat: Annotated[
+        bool,
+        typer.Option(
+            "--judge-chat",
+            help="Judged tasks: send each judge form as a chat message (hosted chat models, "
+            "instruct judges); greedy and sampling methods.",
+        ),
+    ] = False,
     judge_args: Annotated[
         str | None,
         typer.Option(help="The judge's backend options as key=value,... (as --model-args)."),
@@ -217,6 +225,7 @@ def eval_command(
             load(judge, **model_arguments(judge_args, None)),
             load(judge_baseline, **args) if judge_baseline else None,
             judge_method,  # type: ignore[arg-type]
+            judge_chat,
         )
     responses = None if no_cache else ResponseCache(cache)
     try:

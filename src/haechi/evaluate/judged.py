@@ -50,12 +50,14 @@ from haechi.tasks.spec import TaskSpec
 @dataclass(frozen=True)
 class Judging:
     """Who grades a run's judged tasks: ``judge`` scores every answer (``method`` as in
-    ``haechi judge geval``: greedy, sampling or logprobs); with a ``baseline`` model the
-    judge also compares the model's answers with the baseline's."""
+    ``haechi judge geval``: greedy, sampling or logprobs; ``chat``: each form sent as a
+    user message); with a ``baseline`` model the judge also compares the model's answers
+    with the baseline's."""
 
     judge: LanguageModel
     baseline: LanguageModel | None = None
     method: Method = "greedy"
+    chat: bool = False
 
 
 def task_criteria(specs: Sequence[TaskSpec]) -> dict[str, Criterion]:
@@ -82,6 +84,7 @@ def judging_record(judging: Judging | None, criteria: dict[str, Criterion]) -> d
         "judge_fingerprint": judge.fingerprint,
         "judge_config": judge.describe(),
         "method": judging.method,
+        "chat": judging.chat,
         "criteria": {
             c.name: {
                 "digest": c.digest(),
@@ -233,7 +236,7 @@ def _judge(
         ]
         rows = score_items(
             judging.judge, forms, [c], steps, method=judging.method, cache=cache,
-            progress=progress,
+            progress=progress, chat=judging.chat,
         )  # fmt: skip
         pairs: list[PairVerdict | None] = [None] * len(keys)
         if baseline is not None:

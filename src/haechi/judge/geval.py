@@ -26,7 +26,7 @@ from haechi.io import write_json_atomic
 from haechi.judge.criteria import Criterion
 from haechi.judge.parsing import parse_score, score_token
 from haechi.judge.prompts import JudgeItem, form_prompt, pair_prompt, steps_prompt
-from haechi.models import GenerationRequest, LanguageModel, LoglikelihoodRequest
+from haechi.models import ChatMessage, GenerationRequest, LanguageModel, LoglikelihoodRequest
 from haechi.paths import cache_dir
 
 Method = Literal["logprobs", "sampling", "greedy"]
@@ -104,8 +104,11 @@ def score_items(
     seed: int = 0,
     cache: ResponseCache | None = None,
     progress: bool = True,
+    chat: bool = False,
 ) -> list[dict[str, CriterionScore]]:
-    """Scores of every item on every criterion, in item order."""
+    """Scores of every item on every criterion, in item order. With ``chat`` the sampling
+    and greedy methods send each form as one user message (the judge's chat template, or a
+    server's ``/chat/completions``: hosted chat models take no plain prompts)."""
     out: list[dict[str, CriterionScore]] = [{} for _ in items]
     for c in criteria:
         prompts = [form_prompt(c, steps[c.name], item) for item in items]
@@ -115,7 +118,7 @@ def score_items(
             scores = _top_logprob_distribution(judge, c, prompts, cache, progress)
         else:
             scores = _sampled(
-                judge, c, prompts, method, samples, temperature, seed, cache, progress
+                judge, c, prompts, method, samples, temperature, seed, cache, progress, chat
             )
         for row, score in zip(out, scores, strict=True):
             row[c.name] = score
@@ -191,12 +194,14 @@ def _sampled(
     seed: int,
     cache: ResponseCache | None,
     progress: bool,
+    chat: bool,
 ) -> list[CriterionScore]:
     greedy = method == "greedy"
     requests = [
         GenerationRequest(
-            prompt=p,
-            max_new_tokens=5,
+            prompt=None if chat else p,
+            messages=(ChatMessage("user", p),) if chat else None,
+            max_new_tokens=16 if chat else 5,  # a chat model may write "점수: 7" or "7점"
             n=1 if greedy else samples,
             temperature=0.0 if greedy else temperature,
             top_p=1.0,
