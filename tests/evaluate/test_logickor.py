@@ -19,6 +19,7 @@ from haechi.evaluate import EvalConfig, ResponseCache, evaluate
 from haechi.evaluate.judged import Judging
 from haechi.evaluate.leaderboard import leaderboard
 from haechi.judge.criteria import bundled_criteria
+from haechi.judge.geval import pairwise_many
 from haechi.models.base import (
     Generation,
     GenerationRequest,
@@ -71,20 +72,24 @@ class Scripted:
         prompt = request.prompt or "".join(m.content for m in request.messages or ())
         if prompt.rstrip().endswith("- 점수:"):  # a judge's form
             return REPLIES[judged_question(prompt)]
+        if prompt.rstrip().endswith("답:"):  # a pairwise prompt, sent as a chat message
+            return f"{pick(prompt)}가 더 낫습니다"
         return f"<{self.name}:{hashlib.sha256(prompt.encode()).hexdigest()[:6]}>"
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
         self.scored.append(list(requests))
-        results = []
-        for r in requests:
-            first = r.context.split("A:\n\n", 1)[1].split("\n\nB:\n\n", 1)[0]
-            rule = PREFERS[judged_question(r.context)]
-            side_a = "model" if "<model:" in first else "base"
-            pick = "A" if rule == "A" else ("A" if rule == side_a else "B")
-            results.append(
-                LoglikelihoodResult(-1.0 if r.continuation == f" {pick}" else -2.0, True, 1)
-            )
-        return results
+        return [
+            LoglikelihoodResult(-1.0 if r.continuation == f" {pick(r.context)}" else -2.0, True, 1)
+            for r in requests
+        ]
+
+
+def pick(prompt: str) -> str:
+    """The letter the scripted judge prefers on a pairwise prompt (``PREFERS``)."""
+    first = prompt.split("A:\n\n", 1)[1].split("\n\nB:\n\n", 1)[0]
+    rule = PREFERS[judged_question(prompt)]
+    side_a = "model" if "<model:" in first else "base"
+    return "A" if rule == "A" else ("A" if rule == side_a else "B")
 
 
 def judged_question(prompt: str) -> str:
@@ -206,17 +211,16 @@ def test_chat_template_sends_the_conversation_turn_by_turn(data_dir: Path, tmp_p
     )
 
 
-def test_a_chat_judge_gets_each_form_as_one_user_message(data_dir: Path, tmp_path: Path) -> None:
+def test_a_chat_judge_gets_forms_and_pairs_as_user_messages(data_dir: Path, tmp_path: Path) -> None:
     models = fresh()
     _, path = run(data_dir, tmp_path, models, chat=True)
-    forms = [r for batch in models["judge"].generated for r in batch]
-    assert len(forms) == 8 and all(r.prompt is None for r in forms)
-    assert all(
-        r.messages is not None and len(r.messages) == 1 and r.messages[0].role == "user"
-        for r in forms
-    )
+    sent = [r for batch in models["judge"].generated for r in batch]
+    assert len(sent) == 8 + 16 and models["judge"].scored == []  # forms, then both orders
+    assert all(r.prompt is None and r.messages is not None and len(r.messages) == 1 for r in sent)
     document = json.loads(path.read_text("utf-8"))
-    assert document["results"]["ko_logickor"]["judge_score,none"] == pytest.approx(0.6625)
+    whole = document["results"]["ko_logickor"]
+    assert whole["judge_score,none"] == pytest.approx(0.6625)
+    assert (whole["win_rate,none"], whole["loss_rate,none"]) == (3 / 8, 2 / 8)
     assert document["config"]["judging"]["chat"] is True
 
 
@@ -283,3 +287,20 @@ def test_cli_runs_judged_tasks_and_refuses_them_without_a_judge(tmp_path: Path) 
     assert sum(rates) == pytest.approx(1.0)
     assert document["config"]["judging"]["baseline"]["model"] == "b"
     assert document["stats"]["generation_requests"] == 24  # 6 questions × 2 turns × 2 models
+
+
+def test_a_chat_judge_naming_no_letter_makes_a_tie() -> None:
+    class Replies(Scripted):
+        def __init__(self, texts: list[str]) -> None:
+            super().__init__("letters")
+            self.texts = texts
+
+        def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+            return [Generation((self.texts.pop(0),), ("stop",)) for _ in requests]
+
+    judge = Replies(["A", "모르겠어요", "(B)입니다", "A가 낫다"])
+    c = bundled_criteria()["logickor_ko"]
+    pairs = [("질문", "답 1", "답 2"), ("질문", "답 3", "답 4")]
+    first, second = pairwise_many(judge, c, "단계", pairs, chat=True)
+    assert (first.winner, first.orders) == ("tie", ("A", ""))
+    assert (second.winner, second.orders) == ("B", ("B", "A"))  # B first, then B in A's place

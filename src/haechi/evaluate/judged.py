@@ -249,7 +249,15 @@ def _judge(
                 for i, t in keys
             ]
             pairs = list(
-                pairwise_many(judging.judge, c, steps[name], shown, cache=cache, progress=progress)
+                pairwise_many(
+                    judging.judge,
+                    c,
+                    steps[name],
+                    shown,
+                    cache=cache,
+                    progress=progress,
+                    chat=judging.chat,
+                )
             )
         for (i, t), row, pair in zip(keys, rows, pairs, strict=True):
             prompt = prompts[i][1]

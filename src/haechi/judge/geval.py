@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,7 +223,8 @@ def _sampled(
 
 @dataclass(frozen=True)
 class PairVerdict:
-    """``winner``: "A", "B" or "tie" (the two orders disagree); ``orders`` the raw picks."""
+    """``winner``: "A", "B" or "tie" (the two orders disagree); ``orders`` the raw picks
+    ("" where a chat judge named no letter)."""
 
     winner: str
     orders: tuple[str, str]
@@ -242,24 +245,51 @@ def pairwise_many(
     *,
     cache: ResponseCache | None = None,
     progress: bool = False,
+    chat: bool = False,
 ) -> list[PairVerdict]:
-    """Each (source, A, B) judged with A first, then with B first, each order decided by
-    the log-likelihood of " A" and " B" after the prompt (through ``cache``, so a killed
-    run resumes); a preference that flips with the position is a tie."""
+    """Each (source, A, B) judged with A first, then with B first (through ``cache``, so a
+    killed run resumes); a preference that flips with the position is a tie. Each order is
+    decided by the log-likelihood of " A" and " B" after the prompt, or with ``chat`` by
+    the first letter A or B of the judge's greedy answer to the prompt sent as a user
+    message (no letter: "" in ``orders``, and the pair is a tie)."""
     prompts = [
         prompt
         for source, a, b in pairs
         for prompt in (pair_prompt(c, steps, source, a, b), pair_prompt(c, steps, source, b, a))
     ]
+    picks = (
+        _letters(judge, prompts, cache, progress)
+        if chat
+        else _likelier(judge, prompts, cache, progress)
+    )
+    verdicts = []
+    for first, second in zip(picks[::2], picks[1::2], strict=True):
+        second_as_original = {"A": "B", "B": "A"}.get(second, "")
+        winner = first if first and first == second_as_original else "tie"
+        verdicts.append(PairVerdict(winner, (first, second)))
+    return verdicts
+
+
+def _likelier(
+    judge: LanguageModel, prompts: Sequence[str], cache: ResponseCache | None, progress: bool
+) -> list[str]:
     requests = [LoglikelihoodRequest(p, letter) for p in prompts for letter in (" A", " B")]
     results, _ = run_loglikelihood(judge, requests, chunk=256, cache=cache, progress=progress)
-    picks = [
+    return [
         "A" if results[2 * i].logprob >= results[2 * i + 1].logprob else "B"
         for i in range(len(prompts))
     ]
-    verdicts = []
-    for first, second in zip(picks[::2], picks[1::2], strict=True):
-        second_as_original = {"A": "B", "B": "A"}[second]
-        winner = first if first == second_as_original else "tie"
-        verdicts.append(PairVerdict(winner, (first, second)))
-    return verdicts
+
+
+_LETTER = re.compile(r"(?<![A-Za-z])([AB])(?![A-Za-z])")  # "A", "B가 낫다", "(A)"; not "AB"
+
+
+def _letters(
+    judge: LanguageModel, prompts: Sequence[str], cache: ResponseCache | None, progress: bool
+) -> list[str]:
+    requests = [
+        GenerationRequest(messages=(ChatMessage("user", p),), max_new_tokens=8) for p in prompts
+    ]
+    generations, _ = run_generation(judge, requests, chunk=64, cache=cache, progress=progress)
+    found = [_LETTER.search(unicodedata.normalize("NFKC", g.text)) for g in generations]
+    return [m.group(1) if m else "" for m in found]
