@@ -26,6 +26,8 @@ def test_report_of_every_bundled_task_and_group(
             "eval", "--model", "mock/report", "--samples",
             "--tasks", ",".join([*tasks, *named_groups]),
             "--bootstrap-iters", "100", "--output", str(out), "--db", str(tmp_path / "r.db"),
+            # judged tasks: a judge that always answers 7, and a baseline for the win rates
+            "--judge", "mock/judge", "--judge-args", "reply=7", "--judge-baseline", "mock/b",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output + repr(result.exception)

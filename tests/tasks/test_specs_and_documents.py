@@ -23,6 +23,10 @@ def test_every_bundled_task_builds_prompts_from_its_samples() -> None:
             if spec.output_type == "generate_until":
                 assert prompt.context and prompt.answer
                 continue
+            if spec.output_type == "judged":  # the first turn asked, the later ones kept
+                assert prompt.context == prompt.turns[0]
+                assert len(prompt.turns) == len(prompt.references) >= 2
+                continue
             assert len(prompt.pairs) == len(prompt.choices) >= 2
             assert 0 <= prompt.target < len(prompt.choices)
 

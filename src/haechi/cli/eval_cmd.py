@@ -20,10 +20,13 @@ from haechi.cli.options import (
     replica_count,
 )
 from haechi.cli.render import print_report
+from haechi.errors import InputError
 from haechi.evaluate import EvalConfig, evaluate
 from haechi.evaluate.cache import ResponseCache
 from haechi.evaluate.config import DEFAULT_TEMPLATE
+from haechi.evaluate.judged import Judging
 from haechi.evaluate.replicas import load_model
+from haechi.models import load
 from haechi.store import open_store
 from haechi.tasks import DocumentSource, check_data, resolve
 from haechi.validation import validated
@@ -136,6 +139,39 @@ def eval_command(
         int | None,
         typer.Option(help="Generated-token budget of generate_until tasks, reasoning included."),
     ] = None,
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            help="Judged tasks (ko_logickor): the judge's model spec, e.g. hf/./judge or "
+            "openai/gpt-4o; it grades every answer 1-10."
+        ),
+    ] = None,
+    judge_baseline: Annotated[
+        str | None,
+        typer.Option(
+            help="Judged tasks: a baseline model spec (loaded with --model-args); the judge "
+            "compares each answer with the baseline's in both orders."
+        ),
+    ] = None,
+    judge_method: Annotated[
+        str,
+        typer.Option(
+            help="Judged tasks: greedy (one answer parsed), sampling, or logprobs "
+            "(probability-weighted), as `haechi judge geval --method`."
+        ),
+    ] = "greedy",
+    judge_chat: Annotated[
+        bool,
+        typer.Option(
+            "--judge-chat",
+            help="Judged tasks: send each judge form as a chat message (hosted chat models, "
+            "instruct judges); greedy and sampling methods.",
+        ),
+    ] = False,
+    judge_args: Annotated[
+        str | None,
+        typer.Option(help="The judge's backend options as key=value,... (as --model-args)."),
+    ] = None,
     db: DbOption = None,
     data_parallel: DataParallel = None,
     ray_address: RayAddress = None,
@@ -169,14 +205,38 @@ def eval_command(
     # a typo in --tasks or a missing data file should not wait for a model to load
     specs, _ = resolve(config.tasks)
     check_data(specs, DocumentSource.choose(config.data_dir, config.samples), config.num_fewshot)
+    judged = [s.task for s in specs if s.output_type == "judged"]
+    if judged and judge is None:
+        raise InputError(
+            f"{', '.join(judged)} is graded by a judge model", field="judge", hint="--judge SPEC"
+        )
+    if judge_method not in ("greedy", "sampling", "logprobs"):
+        raise InputError(
+            f"unknown method {judge_method!r}",
+            field="judge-method",
+            hint="greedy, sampling or logprobs",
+        )
     lm = load_model(
         model, args, data_parallel=replica_count(data_parallel), ray_address=ray_address
     )
+    judging = None
+    if judged and judge is not None:
+        judging = Judging(
+            load(judge, **model_arguments(judge_args, None)),
+            load(judge_baseline, **args) if judge_baseline else None,
+            judge_method,  # type: ignore[arg-type]
+            judge_chat,
+        )
     responses = None if no_cache else ResponseCache(cache)
     try:
         with open_store(db) as store:
             report = evaluate(
-                lm, config, store=store, cache=responses, progress=console.is_terminal
+                lm,
+                config,
+                store=store,
+                cache=responses,
+                progress=console.is_terminal,
+                judging=judging,
             )
     finally:
         if responses is not None:

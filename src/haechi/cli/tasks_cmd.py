@@ -94,7 +94,11 @@ def show(
         fields.add_row(name, meaning)
     console.print(fields)
     # templates are user text: print them verbatim, not as rich markup
-    console.print("prompt:  " + repr(spec.doc_to_text), markup=False, highlight=False)
+    if spec.doc_to_turns:
+        console.print("turns:   " + spec.doc_to_turns, markup=False, highlight=False)
+        console.print(f"judge:   {spec.judge_criterion} (--judge SPEC)", markup=False)
+    else:
+        console.print("prompt:  " + repr(spec.doc_to_text), markup=False, highlight=False)
     if spec.doc_to_choice:
         console.print("choices: " + spec.doc_to_choice, markup=False, highlight=False)
     if spec.doc_to_continuation:

@@ -117,6 +117,22 @@ class InstructionMetric(Reported):
         return document_score(self, [float(v) for one in verdicts for v in self.items(one)])
 
 
+JudgeKind = Literal["score", "unparsed", "win", "tie", "loss"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class JudgeMetric(Reported):
+    """Of a ``judged`` task (``haechi.evaluate.judged``), from the judge's verdicts:
+    ``score`` the judge's score ÷ its maximum (a 1–10 score of 7 is 0.7), per question the
+    mean over its turns (or the one ``turn``, counted from 1); ``unparsed`` the share of
+    verdicts without a score; ``win``/``tie``/``loss`` the share of turns where both
+    orders of the pairwise comparison with the baseline prefer the model / disagree /
+    prefer the baseline (reported only with a baseline)."""
+
+    kind: JudgeKind
+    turn: int | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class Aggregation:
     """A spec's ``aggregations`` entry: several task-level numbers computed from every
@@ -126,7 +142,7 @@ class Aggregation:
     reports: dict[str, Reported]
 
 
-Metric = ChoiceMetric | CorpusMetric | GenerationMetric | InstructionMetric
+Metric = ChoiceMetric | CorpusMetric | GenerationMetric | InstructionMetric | JudgeMetric
 
 
 def _unnormalised(choice: str, tokens: int) -> float:
@@ -253,6 +269,34 @@ METRICS: dict[str, Metric] = {
         per_instruction=True,
         stderr="none",
     ),
+    "judge_score": JudgeMetric(
+        note="judge's score / its maximum, per question the mean over its turns", kind="score"
+    ),
+    "judge_score_turn1": JudgeMetric(
+        note="judge's score / its maximum of the first turn", kind="score", turn=1
+    ),
+    "judge_score_turn2": JudgeMetric(
+        note="judge's score / its maximum of the second turn (asked after the model's "
+        "own first answer)",
+        kind="score",
+        turn=2,
+    ),
+    "judge_unparsed": JudgeMetric(
+        note="verdicts without a score (left out of the scores)", kind="unparsed", better="lower"
+    ),
+    "win_rate": JudgeMetric(
+        note="turns both orders of the pairwise judging prefer over the baseline", kind="win"
+    ),
+    "tie_rate": JudgeMetric(
+        note="turns where the two orders of the pairwise judging disagree",
+        kind="tie",
+        better="lower",
+    ),
+    "loss_rate": JudgeMetric(
+        note="turns both orders of the pairwise judging prefer the baseline for",
+        kind="loss",
+        better="lower",
+    ),
 }
 
 AGGREGATIONS: dict[str, Aggregation] = {
@@ -275,8 +319,10 @@ AGGREGATIONS: dict[str, Aggregation] = {
 }
 
 
-def output_type(metric: Metric) -> Literal["multiple_choice", "generate_until"]:
+def output_type(metric: Metric) -> Literal["multiple_choice", "generate_until", "judged"]:
     """The kind of task a metric scores."""
+    if isinstance(metric, JudgeMetric):
+        return "judged"
     generative = isinstance(metric, GenerationMetric | InstructionMetric)
     return "generate_until" if generative else "multiple_choice"
 

@@ -35,6 +35,8 @@ from haechi.tasks.sources import DocumentSource
 from haechi.versions import package_versions
 
 if TYPE_CHECKING:
+    from haechi.evaluate.judged import Judging
+    from haechi.judge.criteria import Criterion
     from haechi.store import Store
 
 log = logging.getLogger(__name__)
@@ -59,8 +61,10 @@ def evaluate(
     store: Store | None = None,
     cache: ResponseCache | None = None,
     progress: bool = True,
+    judging: Judging | None = None,
 ) -> EvalReport:
     """Run ``config.tasks`` on ``model``; record the run in ``store`` when one is given.
+    ``judging`` grades the judged tasks (required when there are any).
 
     Every document is loaded and every prompt built before the model runs, so bad input
     fails fast and nothing is stored for it. With a ``cache``, results are saved as they
@@ -73,7 +77,16 @@ def evaluate(
     chat = chat_format(model, config)
     style = prompt_style(chat, config)
     plans = [plan for spec in specs for plan in plan_task(spec, config, source, style)]
-    require_scoring(chat, model, [p.name for p in plans if p.spec.output_type != "generate_until"])
+    choice_tasks = [p.name for p in plans if p.spec.output_type == "multiple_choice"]
+    require_scoring(chat, model, choice_tasks)
+    criteria: dict[str, Criterion] = {}
+    judging_config: dict[str, Any] | None = None
+    if any(spec.output_type == "judged" for spec in specs):
+        # haechi.judge runs on this package's cache and execution: imported when needed
+        from haechi.evaluate.judged import judging_record, task_criteria
+
+        criteria = task_criteria(specs)
+        judging_config = judging_record(judging, criteria)
     run_config = {
         "model": model.name,
         "model_fingerprint": model.fingerprint,
@@ -83,12 +96,20 @@ def evaluate(
         "chat_template": chat.record() if chat is not None else None,
         "prompt_hashes": {p.name: _plan_hash(p) for p in plans},
     }
+    if judging_config is not None:
+        run_config["judging"] = judging_config
     run_config["resume_key"] = _resume_key(run_config)
     versions = package_versions()
     run_id = _start_or_resume(store, model, run_config, versions) if store is not None else None
     try:
         before = replace(model.stats)
         scores, counts = _score_plans(model, plans, config, chat, cache, progress)
+        if judging_config is not None:
+            assert judging is not None  # judging_record refused a run without one
+            scores, counts = _score_judged(
+                model, plans, scores, counts, judging, criteria, judging_config,
+                config, chat, cache, progress,
+            )  # fmt: skip
         summaries = summarise(scores)
         by_name = {s.name: s for s in summaries}
         groups = {g: group_score(spec, by_name) for g, spec in group_specs.items()}
@@ -128,7 +149,8 @@ def _score_plans(
     cache: ResponseCache | None,
     progress: bool,
 ) -> tuple[list[TaskScore], dict[str, int]]:
-    """Run every plan's requests (log-likelihoods first, then generations) and score them."""
+    """Run the requests of every multiple-choice and generation plan (log-likelihoods
+    first, then generations) and score them; judged plans are scored apart."""
     choice_plans = [p for p in plans if p.spec.output_type == "multiple_choice"]
     generation_plans = [p for p in plans if p.spec.output_type == "generate_until"]
     chunk = config.chunk_size
@@ -166,7 +188,37 @@ def _score_plans(
         "generation_requests": sum(map(len, gen_requests)),
         "cached_requests": ll_hits + gen_hits,
     }
-    return [scored[p.name] for p in plans], counts
+    return [scored[p.name] for p in plans if p.name in scored], counts
+
+
+def _score_judged(
+    model: LanguageModel,
+    plans: Sequence[TaskPlan],
+    scores: list[TaskScore],
+    counts: dict[str, int],
+    judging: Judging,
+    criteria: dict[str, Criterion],
+    record: dict[str, Any],
+    config: EvalConfig,
+    chat: ChatFormat | None,
+    cache: ResponseCache | None,
+    progress: bool,
+) -> tuple[list[TaskScore], dict[str, int]]:
+    """The judged plans scored (with the steps the run recorded) and put among the
+    others in task order; their requests added to the counts."""
+    from haechi.evaluate.judged import score_judged
+
+    judged = [p for p in plans if p.spec.output_type == "judged"]
+    steps = {name: c["steps"] for name, c in record["criteria"].items()}
+    judged_scores, judged_counts = score_judged(
+        model, judged, judging, criteria, steps, config, chat, cache, progress
+    )
+    by_plan = {s.plan.name: s for s in [*scores, *judged_scores]}
+    counts = {**counts, "judge_requests": judged_counts["judge_requests"]}
+    for key in ("generation_requests", "cached_requests"):
+        counts[key] += judged_counts[key]
+    counts["requests"] += judged_counts["generation_requests"]
+    return [by_plan[p.name] for p in plans], counts
 
 
 def _resume_key(run_config: dict[str, Any]) -> str:
@@ -178,6 +230,8 @@ def _resume_key(run_config: dict[str, Any]) -> str:
         run_config["prompt_hashes"],
         run_config.get("chat_template"),  # its hash: the same prompts under two templates differ
     ]
+    if "judging" in run_config:  # runs graded by different judges or steps never mix
+        parts.append(run_config["judging"])
     blob = json.dumps(
         parts,
         sort_keys=True,
@@ -217,6 +271,7 @@ def _store_results(
         )
         for s in summaries
         for metric, agg in s.metrics.items()
+        if agg.n  # no items, no value (a judge that never gave a score)
     ]
     records += [
         ResultRecord(
@@ -229,6 +284,7 @@ def _store_results(
             is_group=True,
         )
         for g, agg in groups.items()
+        if agg.n
     ]
     store.add_results(run_id, records)
     store.finish_run(run_id, status="completed")

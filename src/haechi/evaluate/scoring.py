@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from haechi.evaluate.chat_format import ChatFormat
 from haechi.evaluate.filters import apply_filter, strip_reasoning
@@ -22,12 +23,16 @@ from haechi.evaluate.metrics import (
 from haechi.evaluate.plan import TaskPlan
 from haechi.evaluate.stats import Aggregate, combine
 from haechi.models.base import (
+    ChatMessage,
     Generation,
     GenerationRequest,
     LoglikelihoodRequest,
     LoglikelihoodResult,
 )
-from haechi.tasks.spec import GroupSpec
+from haechi.tasks.spec import GroupSpec, TaskSpec
+
+if TYPE_CHECKING:
+    from haechi.evaluate.judged import JudgedSample
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,7 @@ class TaskScore:
 
     plan: TaskPlan
     metrics: dict[str, Aggregate]
-    samples: Sequence[Sample | GenerationSample]
+    samples: Sequence[Sample | GenerationSample | JudgedSample]
 
 
 @dataclass(frozen=True)
@@ -230,28 +235,49 @@ def generation_requests(
     think_end_token: str | None = None,
     max_gen_toks: int | None = None,
 ) -> list[GenerationRequest]:
-    """One greedy (or sampled, per the spec) generation request per document: the prompt
-    text, or its chat messages where the server renders the template.
-
-    ``max_gen_toks`` (default: the task's) counts every generated token, reasoning
-    included. With a
-    ``think_end_token`` the task's stop strings are not sent (a reasoning trace holds
-    "\n\n" often): they cut the answer after the reasoning is stripped, as lm-eval's vLLM
-    backend does; a bundled template's end-of-turn strings still stop the model.
-    """
-    gen = plan.spec.generation
-    stop = (() if think_end_token else tuple(gen.until)) + (chat.stop if chat else ())
-    messages = chat is not None and chat.send_messages
+    """One greedy (or sampled, per the spec) generation request per document (see
+    ``generation_request``)."""
     return [
-        GenerationRequest(
-            prompt=None if messages else p.context,
-            messages=p.messages if messages else None,
-            max_new_tokens=max_gen_toks or gen.max_gen_toks,
-            temperature=gen.temperature,
-            stop=stop,
+        generation_request(
+            plan.spec,
+            p.context,
+            p.messages,
+            chat,
+            think_end_token=think_end_token,
+            max_gen_toks=max_gen_toks,
         )
         for p in plan.prompts
     ]
+
+
+def generation_request(
+    spec: TaskSpec,
+    context: str,
+    messages: tuple[ChatMessage, ...] | None,
+    chat: ChatFormat | None,
+    *,
+    think_end_token: str | None = None,
+    max_gen_toks: int | None = None,
+) -> GenerationRequest:
+    """The request for one prompt: its text, or its chat messages where the server renders
+    the template.
+
+    ``max_gen_toks`` (default: the task's) counts every generated token, reasoning
+    included. With a ``think_end_token`` the task's stop strings are not sent (a reasoning
+    trace holds "\n\n" often): they cut the answer after the reasoning is stripped, as
+    lm-eval's vLLM backend does; a bundled template's end-of-turn strings still stop the
+    model.
+    """
+    gen = spec.generation
+    stop = (() if think_end_token else tuple(gen.until)) + (chat.stop if chat else ())
+    send_messages = chat is not None and chat.send_messages
+    return GenerationRequest(
+        prompt=None if send_messages else context,
+        messages=messages if send_messages else None,
+        max_new_tokens=max_gen_toks or gen.max_gen_toks,
+        temperature=gen.temperature,
+        stop=stop,
+    )
 
 
 def summarise(scores: Sequence[TaskScore]) -> list[Summary]:

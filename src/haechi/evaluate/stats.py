@@ -35,7 +35,11 @@ def mean_with_stderr(values: Sequence[float]) -> Aggregate:
 
 def combine(parts: Sequence[Aggregate], how: str) -> Aggregate:
     """Aggregate of aggregates: plain ``mean`` or ``size_weighted`` mean. The stderr of a
-    size-weighted mean pools the parts' stderrs; a plain mean's is not reported."""
+    size-weighted mean pools the parts' stderrs; a plain mean's is not reported. Parts
+    with no items (a category where the judge never gave a score) are left out."""
+    parts = [p for p in parts if p.n]
+    if not parts:
+        return Aggregate(math.nan, None, 0)
     n = sum(p.n for p in parts)
     if how == "size_weighted":
         value = sum(p.value * p.n for p in parts) / n

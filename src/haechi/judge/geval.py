@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +28,7 @@ from haechi.io import write_json_atomic
 from haechi.judge.criteria import Criterion
 from haechi.judge.parsing import parse_score, score_token
 from haechi.judge.prompts import JudgeItem, form_prompt, pair_prompt, steps_prompt
-from haechi.models import GenerationRequest, LanguageModel, LoglikelihoodRequest
+from haechi.models import ChatMessage, GenerationRequest, LanguageModel, LoglikelihoodRequest
 from haechi.paths import cache_dir
 
 Method = Literal["logprobs", "sampling", "greedy"]
@@ -104,8 +106,11 @@ def score_items(
     seed: int = 0,
     cache: ResponseCache | None = None,
     progress: bool = True,
+    chat: bool = False,
 ) -> list[dict[str, CriterionScore]]:
-    """Scores of every item on every criterion, in item order."""
+    """Scores of every item on every criterion, in item order. With ``chat`` the sampling
+    and greedy methods send each form as one user message (the judge's chat template, or a
+    server's ``/chat/completions``: hosted chat models take no plain prompts)."""
     out: list[dict[str, CriterionScore]] = [{} for _ in items]
     for c in criteria:
         prompts = [form_prompt(c, steps[c.name], item) for item in items]
@@ -115,7 +120,7 @@ def score_items(
             scores = _top_logprob_distribution(judge, c, prompts, cache, progress)
         else:
             scores = _sampled(
-                judge, c, prompts, method, samples, temperature, seed, cache, progress
+                judge, c, prompts, method, samples, temperature, seed, cache, progress, chat
             )
         for row, score in zip(out, scores, strict=True):
             row[c.name] = score
@@ -191,12 +196,14 @@ def _sampled(
     seed: int,
     cache: ResponseCache | None,
     progress: bool,
+    chat: bool,
 ) -> list[CriterionScore]:
     greedy = method == "greedy"
     requests = [
         GenerationRequest(
-            prompt=p,
-            max_new_tokens=5,
+            prompt=None if chat else p,
+            messages=(ChatMessage("user", p),) if chat else None,
+            max_new_tokens=16 if chat else 5,  # a chat model may write "점수: 7" or "7점"
             n=1 if greedy else samples,
             temperature=0.0 if greedy else temperature,
             top_p=1.0,
@@ -216,7 +223,8 @@ def _sampled(
 
 @dataclass(frozen=True)
 class PairVerdict:
-    """``winner``: "A", "B" or "tie" (the two orders disagree); ``orders`` the raw picks."""
+    """``winner``: "A", "B" or "tie" (the two orders disagree); ``orders`` the raw picks
+    ("" where a chat judge named no letter)."""
 
     winner: str
     orders: tuple[str, str]
@@ -225,16 +233,63 @@ class PairVerdict:
 def pairwise(
     judge: LanguageModel, c: Criterion, steps: str, source: str, a: str, b: str
 ) -> PairVerdict:
-    """A vs B in both positions, decided by the log-likelihood of " A" and " B"; a
-    preference that flips with the position is a tie."""
-    first = _prefer(judge, pair_prompt(c, steps, source, a, b))
-    second = _prefer(judge, pair_prompt(c, steps, source, b, a))
-    second_as_original = {"A": "B", "B": "A"}[second]
-    return PairVerdict(first if first == second_as_original else "tie", (first, second))
+    """A vs B in both positions (see ``pairwise_many``)."""
+    return pairwise_many(judge, c, steps, [(source, a, b)])[0]
 
 
-def _prefer(judge: LanguageModel, prompt: str) -> str:
-    a, b = judge.loglikelihood(
-        [LoglikelihoodRequest(prompt, " A"), LoglikelihoodRequest(prompt, " B")]
+def pairwise_many(
+    judge: LanguageModel,
+    c: Criterion,
+    steps: str,
+    pairs: Sequence[tuple[str, str, str]],
+    *,
+    cache: ResponseCache | None = None,
+    progress: bool = False,
+    chat: bool = False,
+) -> list[PairVerdict]:
+    """Each (source, A, B) judged with A first, then with B first (through ``cache``, so a
+    killed run resumes); a preference that flips with the position is a tie. Each order is
+    decided by the log-likelihood of " A" and " B" after the prompt, or with ``chat`` by
+    the first letter A or B of the judge's greedy answer to the prompt sent as a user
+    message (no letter: "" in ``orders``, and the pair is a tie)."""
+    prompts = [
+        prompt
+        for source, a, b in pairs
+        for prompt in (pair_prompt(c, steps, source, a, b), pair_prompt(c, steps, source, b, a))
+    ]
+    picks = (
+        _letters(judge, prompts, cache, progress)
+        if chat
+        else _likelier(judge, prompts, cache, progress)
     )
-    return "A" if a.logprob >= b.logprob else "B"
+    verdicts = []
+    for first, second in zip(picks[::2], picks[1::2], strict=True):
+        second_as_original = {"A": "B", "B": "A"}.get(second, "")
+        winner = first if first and first == second_as_original else "tie"
+        verdicts.append(PairVerdict(winner, (first, second)))
+    return verdicts
+
+
+def _likelier(
+    judge: LanguageModel, prompts: Sequence[str], cache: ResponseCache | None, progress: bool
+) -> list[str]:
+    requests = [LoglikelihoodRequest(p, letter) for p in prompts for letter in (" A", " B")]
+    results, _ = run_loglikelihood(judge, requests, chunk=256, cache=cache, progress=progress)
+    return [
+        "A" if results[2 * i].logprob >= results[2 * i + 1].logprob else "B"
+        for i in range(len(prompts))
+    ]
+
+
+_LETTER = re.compile(r"(?<![A-Za-z])([AB])(?![A-Za-z])")  # "A", "B가 낫다", "(A)"; not "AB"
+
+
+def _letters(
+    judge: LanguageModel, prompts: Sequence[str], cache: ResponseCache | None, progress: bool
+) -> list[str]:
+    requests = [
+        GenerationRequest(messages=(ChatMessage("user", p),), max_new_tokens=8) for p in prompts
+    ]
+    generations, _ = run_generation(judge, requests, chunk=64, cache=cache, progress=progress)
+    found = [_LETTER.search(unicodedata.normalize("NFKC", g.text)) for g in generations]
+    return [m.group(1) if m else "" for m in found]

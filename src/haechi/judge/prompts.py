@@ -3,6 +3,7 @@ form the judge fills with a score. English and Korean wording."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from haechi.judge.criteria import Criterion
@@ -17,6 +18,8 @@ HEADINGS = {
         "form": "Evaluation Form (scores ONLY):",
         "pair": "Which output is better on this criterion? Answer with A or B only.",
         "answer": "Answer:",
+        "question_n": "[Question {n}]",
+        "answer_n": "[Answer {n}]",
     },
     "ko": {
         "criteria": "평가 기준:",
@@ -27,6 +30,8 @@ HEADINGS = {
         "form": "평가 양식 (점수만 쓰세요):",
         "pair": "이 기준에서 어느 출력이 더 나은가요? A 또는 B로만 답하세요.",
         "answer": "답:",
+        "question_n": "[질문 {n}]",
+        "answer_n": "[답변 {n}]",
     },
 }
 
@@ -83,3 +88,23 @@ def pair_prompt(c: Criterion, steps: str, source: str, first: str, second: str) 
             f"{h['pair']}\n{h['answer']}",
         ]
     )
+
+
+def conversation_source(c: Criterion, questions: Sequence[str], answers: Sequence[str]) -> str:
+    """A conversation as the judge's source: each question, numbered, followed by its
+    answer where one is given (the last question, being judged, has none)."""
+    h = _head(c)
+    parts = []
+    for n, question in enumerate(questions, start=1):
+        parts.append(f"{h['question_n'].format(n=n)}\n{question}")
+        if n <= len(answers):
+            parts.append(f"{h['answer_n'].format(n=n)}\n{answers[n - 1]}")
+    return "\n\n".join(parts)
+
+
+def numbered_answers(c: Criterion, answers: Sequence[str]) -> str:
+    """One side's answers of a conversation, numbered (pairwise judging of later turns)."""
+    h = _head(c)
+    if len(answers) == 1:
+        return answers[0]
+    return "\n\n".join(f"{h['answer_n'].format(n=n)}\n{a}" for n, a in enumerate(answers, start=1))

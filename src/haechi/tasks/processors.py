@@ -110,12 +110,47 @@ def ifeval(doc: Fields) -> Fields:
     return doc
 
 
+LOGICKOR_TURNS = 2
+
+
+def logickor(doc: Fields) -> Fields:
+    """LogicKor's ``questions.jsonl`` row (``id``, ``category``, ``questions``: [turn 1,
+    turn 2], optional ``references``: [text or null, text or null]) checked, with
+    ``subject`` (the category's name in parentheses, lower-cased: "추론(Reasoning)" →
+    reasoning), ``turns`` and ``refs`` (padded with nulls) added.
+
+    Only the first two questions are asked (LogicKor is two-turn; its own file has a row
+    with a repeated third question)."""
+    questions, references = doc["questions"], doc.get("references") or []
+    if not isinstance(questions, list) or len(questions) < LOGICKOR_TURNS:
+        raise ValueError(
+            f"expected 'questions' to be a list of {LOGICKOR_TURNS} texts, got {questions!r}"
+        )
+    if not all(isinstance(q, str) and q.strip() for q in questions[:LOGICKOR_TURNS]):
+        raise ValueError("expected every question to be a non-empty text")
+    if not isinstance(references, list) or len(references) > LOGICKOR_TURNS:
+        raise ValueError(
+            f"expected 'references' to be a list of at most {LOGICKOR_TURNS} texts or nulls, "
+            f"got {references!r}"
+        )
+    if not all(r is None or isinstance(r, str) for r in references):
+        raise ValueError("expected every reference to be a text or null")
+    category = str(doc["category"]).strip()
+    if not category:
+        raise ValueError("expected a non-empty 'category'")
+    inner = re.search(r"\(([^()]+)\)\s*$", category)
+    subject = re.sub(r"\W+", "_", (inner.group(1) if inner else category).strip().lower())
+    refs = [*references, *[None] * (LOGICKOR_TURNS - len(references))]
+    return {**doc, "subject": subject, "turns": questions[:LOGICKOR_TURNS], "refs": refs}
+
+
 PROCESSORS: dict[str, Callable[[Fields], Fields]] = {
     "kobbq": kobbq,
     "gpqa": gpqa,
     "hellaswag": hellaswag,
     "ifeval": ifeval,
     "kmmlu": kmmlu,
+    "logickor": logickor,
     "ko_commongen_v2": ko_commongen_v2,
     "kobest_hellaswag": kobest_hellaswag,
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from haechi.documents import Document
@@ -30,7 +30,9 @@ class Prompt:
 
     Multiple choice: ``pairs`` holds one (context, continuation) per choice and ``target``
     the gold index. Generation: the model continues ``context`` and ``answer`` is the
-    reference text (``target`` is -1, ``choices`` empty).
+    reference text (``target`` is -1, ``choices`` empty). Judged: ``context`` asks the
+    first of ``turns`` (the user's turns, each with its entry in ``references``) after the
+    ``system`` turn; ``next_turn`` builds the later ones.
     """
 
     doc_id: int
@@ -42,12 +44,17 @@ class Prompt:
     answer: str = ""
     labels: tuple[int, ...] | None = None
     messages: tuple[ChatMessage, ...] | None = None  # the conversation, under a chat template
+    turns: tuple[str, ...] = ()
+    references: tuple[str | None, ...] = ()
+    system: str = ""
 
     @property
     def prompt_hash(self) -> str:
         parts = [self.context, *(c + "\x1e" + x for c, x in self.pairs)]
         if self.messages is not None:
             parts += [m.role + "\x1d" + m.content for m in self.messages]
+        if self.turns:  # later turns and references are part of what a judged task asks
+            parts += [*self.turns, *("\x00" if r is None else r for r in self.references)]
         return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
@@ -124,6 +131,13 @@ def build_prompt(
     head = [Turn("system", system)] if system else []
     ids = tuple(s.doc_id for s in fewshot)
     delim = "" if style.chat else spec.target_delimiter
+    if spec.output_type == "judged":
+        questions, references = doc_turns(spec, doc)
+        prompt = Prompt(
+            doc.doc_id, "", (), -1, ids, turns=questions, references=references, system=system
+        )
+        context, messages = next_turn(prompt, (), style, spec.fewshot_delimiter)
+        return replace(prompt, context=context, messages=messages)
     if spec.output_type == "generate_until":
         shots = _shots(spec, [(doc_text(spec, s), doc_answer(spec, s)) for s in fewshot])
         context, messages = style.context([*head, *shots, Turn("user", doc_text(spec, doc))])
@@ -153,6 +167,41 @@ def build_prompt(
         labels=doc_labels(spec, doc, len(choices)),
         messages=messages,
     )
+
+
+def next_turn(
+    prompt: Prompt, answers: Sequence[str], style: PromptStyle, delimiter: str
+) -> tuple[str, tuple[ChatMessage, ...] | None]:
+    """The prompt asking ``prompt.turns[len(answers)]`` after the earlier turns and the
+    model's ``answers`` to them: plain text (each turn followed by ``delimiter``), or the
+    conversation turn by turn under a chat template (never joined into one user message:
+    the model sees its own earlier answers as its own)."""
+    turns = [Turn("system", prompt.system, delimiter)] if prompt.system else []
+    for question, answer in zip(prompt.turns, answers, strict=False):
+        turns += [Turn("user", question, delimiter), Turn("assistant", answer, delimiter)]
+    turns.append(Turn("user", prompt.turns[len(answers)]))
+    return replace(style, multiturn=True).context(turns)
+
+
+def doc_turns(spec: TaskSpec, doc: Document) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
+    """A judged document's user turns (``doc_to_turns``) and one reference per turn
+    (``doc_to_target``: a list, ``None`` entries where there is none)."""
+    turns = expression_value(
+        spec.doc_to_turns or "", doc.fields, where=doc.origin, field="doc_to_turns"
+    )
+    if (
+        not isinstance(turns, list | tuple)
+        or not turns
+        or not all(isinstance(t, str) for t in turns)
+    ):
+        raise doc.error(f"turns must be a non-empty list of texts, got {turns!r}", field="turns")
+    refs = expression_value(spec.doc_to_target, doc.fields, where=doc.origin, field="doc_to_target")
+    if not isinstance(refs, list | tuple) or len(refs) != len(turns):
+        raise doc.error(
+            f"references must be a list of {len(turns)} texts or nulls, got {refs!r}",
+            field="references",
+        )
+    return tuple(turns), tuple(None if r is None else str(r) for r in refs)
 
 
 def _shots(spec: TaskSpec, examples: Sequence[tuple[str, str]]) -> list[Turn]:

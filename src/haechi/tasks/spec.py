@@ -97,14 +97,20 @@ class TaskSpec(BaseModel):
     the correct choice's text).
 
     With ``doc_to_continuation`` (a template) the choices are alternative *contexts* that
-    each precede the same continuation (Winogrande's partial scoring)."""
+    each precede the same continuation (Winogrande's partial scoring).
+
+    A ``judged`` task is a conversation graded by a judge model: ``doc_to_turns`` (an
+    expression) gives the user's turns, asked one after another with the model's own
+    answers in between; ``doc_to_target`` gives one reference per turn (``None`` where
+    there is none); ``judge_criterion`` names the judge's criterion (bundled or a YAML
+    path)."""
 
     model_config = ConfigDict(extra="forbid")
 
     task: str
     version: str = "1.0"
     dataset: DatasetSpec = DatasetSpec()
-    output_type: Literal["multiple_choice", "generate_until"] = "multiple_choice"
+    output_type: Literal["multiple_choice", "generate_until", "judged"] = "multiple_choice"
     fields: dict[str, str] = Field(
         default_factory=dict, description="document fields the task reads, with their meaning"
     )
@@ -120,6 +126,12 @@ class TaskSpec(BaseModel):
     doc_to_continuation: str | None = None
     doc_to_labels: str | None = Field(
         None, description="expression giving 1/0 per choice: which choices are true (mc2)"
+    )
+    doc_to_turns: str | None = Field(
+        None, description="judged: expression giving the user's turns of the conversation"
+    )
+    judge_criterion: str | None = Field(
+        None, description="judged: the judge's criterion (haechi.judge name or YAML path)"
     )
     target_delimiter: str = " "
     fewshot_delimiter: str = "\n\n"
@@ -180,12 +192,14 @@ class TaskSpec(BaseModel):
                 raise ValueError(f"metric {name} scores {output_type(metric)} tasks")
             if isinstance(metric, ChoiceMetric) and metric.needs_labels and not self.doc_to_labels:
                 raise ValueError(f"metric {name} needs doc_to_labels (which choices are true)")
-        generative = self.output_type == "generate_until"
-        if generative and self.aggregations:
+        if self.output_type != "multiple_choice" and self.aggregations:
             raise ValueError("aggregations score multiple_choice tasks")
-        if not generative and not self.doc_to_choice:
+        if self.output_type == "multiple_choice" and not self.doc_to_choice:
             raise ValueError("multiple_choice tasks need doc_to_choice")
-        if not self.doc_to_text and not self.doc_to_continuation:
+        if self.output_type == "judged":
+            if not self.doc_to_turns or not self.judge_criterion:
+                raise ValueError("judged tasks need doc_to_turns and judge_criterion")
+        elif not self.doc_to_text and not self.doc_to_continuation:
             raise ValueError("doc_to_text is required (unless doc_to_continuation is given)")
         return self
 
@@ -220,7 +234,7 @@ class GroupSpec(BaseModel):
 
 # The spec's Jinja2 sources: templates render text, expressions compute values.
 TEMPLATE_FIELDS = ("description", "doc_to_text", "doc_to_continuation")
-EXPRESSION_FIELDS = ("doc_to_choice", "doc_to_target", "doc_to_labels")
+EXPRESSION_FIELDS = ("doc_to_choice", "doc_to_target", "doc_to_labels", "doc_to_turns")
 
 
 def load_spec(path: Path) -> TaskSpec:
