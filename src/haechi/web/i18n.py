@@ -246,7 +246,6 @@ _TEXT: dict[str, tuple[str, str]] = {
     "fixed_in_b": ("A 뚫림 → B 안전", "broken in A, safe in B"),
     "seed_text": ("시드 질문", "Seed prompt"),
     "attack_text": ("공격 문장", "Attack"),
-    "response": ("응답", "Response"),
     "detector": ("탐지기", "Detector"),
     "rest_of_chain": ("나머지 체인 기록", "The rest of the chain"),
     "in_review": ("검토", "Review"),
