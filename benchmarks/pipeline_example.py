@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -29,15 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from haechi.build.tokens import is_hangul_syllable
+from haechi.judge.items import write_jsonl
 from haechi.models.smoke import build_tiny_model, corpus_lines
 from haechi.review.accounts import add_user, list_users
 from haechi.review.campaigns import add_members
 from haechi.review.labels import submit_label, view_item
 from haechi.review.queue import next_item
 from haechi.store import open_store
-
-HANGUL = re.compile(r"[가-힣]")
-LETTER = re.compile(r"[^\W\d_]")
 
 
 @dataclass(frozen=True)
@@ -97,15 +95,8 @@ class Pipeline:
 
 def hangul_share(text: str) -> float:
     """Hangul syllables among the letters of ``text`` (0 with no letters)."""
-    letters = LETTER.findall(text)
-    return sum(1 for c in letters if HANGUL.match(c)) / len(letters) if letters else 0.0
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text(
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
-    )
-    return path
+    letters = [c for c in text if c.isalpha()]
+    return sum(map(is_hangul_syllable, letters)) / len(letters) if letters else 0.0
 
 
 def corpus_and_instructions(work: Path, prompts: int) -> tuple[Path, Path, Path]:
@@ -115,12 +106,13 @@ def corpus_and_instructions(work: Path, prompts: int) -> tuple[Path, Path, Path]
     corpus = work / "corpus.txt"
     corpus.write_text("\n\n".join(lines) + "\n", encoding="utf-8")
     halves = [(line[: len(line) // 2], line[len(line) // 2 :]) for line in lines]
-    sft = write_jsonl(
-        work / "sft.jsonl",
+    sft, arena = work / "sft.jsonl", work / "arena_prompts.jsonl"
+    write_jsonl(
+        sft,
         [{"prompt": f"다음 문장을 이어 쓰세요: {head}", "response": tail} for head, tail in halves],
     )
-    arena = write_jsonl(
-        work / "arena_prompts.jsonl",
+    write_jsonl(
+        arena,
         [
             {"id": f"p{i:02d}", "prompt": f"다음 문장을 이어 쓰세요: {head}", "category": "writing"}
             for i, (head, _) in enumerate(halves[:prompts])

@@ -6,7 +6,7 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,3 +116,14 @@ needs_mergekit = pytest.mark.skipif(
     mergekit_python() is None,
     reason="mergekit 0.1.5 is not installed here and MERGEKIT_PYTHON names no interpreter with it",
 )
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Tiny matmuls gain nothing from threads, and OpenMP threads crawl on a busy machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

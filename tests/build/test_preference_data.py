@@ -128,6 +128,20 @@ def test_arena_votes_file_winner_chosen_ties_dropped(tmp_path: Path) -> None:
     assert caught.value.hint is not None and "arena pairs" in caught.value.hint
 
 
+def test_an_empty_answer_drops_its_pair_and_a_missing_one_is_an_error(tmp_path: Path) -> None:
+    rows = [
+        {"winner": "a", "prompt": "p1", "response_a": "서울입니다.", "response_b": "  "},
+        {"winner": "b", "prompt": "p2", "response_a": "몰라요.", "response_b": "배추입니다."},
+    ]
+    data = read_preferences(jsonl(tmp_path / "votes.jsonl", rows), "arena")
+    assert triples(data.pairs) == [("p2", "배추입니다.", "몰라요.")]
+    assert data.dropped == {"empty answers": 1}
+    missing = {"winner": "a", "prompt": "p", "response_a": "x"}
+    with pytest.raises(InputError, match="must be a string") as caught:
+        read_preferences(jsonl(tmp_path / "bad.jsonl", [missing]), "arena")
+    assert (caught.value.line, caught.value.field) == (1, "response_b")
+
+
 def answers(path: Path, model: str, n: int) -> Path:
     rows = [
         {"id": f"p{i}", "prompt": f"질문 {i}", "response": f"{model}의 답 {i}", "model": model}

@@ -246,7 +246,7 @@ def _campaigns(site: RedteamSite) -> list:  # type: ignore[type-arg]
 
 
 def test_long_texts_are_cut_on_the_attempt_page(fresh_site: RedteamSite) -> None:
-    from haechi.web.routes_redteam import TEXT_CHARS
+    from haechi.web.display import MAX_SHOWN_CHARS as TEXT_CHARS
 
     site = fresh_site
     text = "가" * (TEXT_CHARS + 5)

@@ -22,7 +22,8 @@ takes a file, so the report's sha256 pins the exact pairs trained on:
 - ``judge``: ``haechi judge pairwise`` output. A pair counts when every criterion of the
   line names the same winner (A or B); ties and criteria that disagree are dropped.
 
-Strings are NFC-normalised (``documents.read_file``); problems are ``InputError`` naming
+A blank answer (a model may answer nothing) drops its pair, counted. Strings are
+NFC-normalised (``documents.read_file``); problems are ``InputError`` naming
 the file, the line and the field.
 """
 
@@ -139,6 +140,15 @@ def _text(doc: Document, name: str, value: Any = None) -> str:
     return value
 
 
+def _answer(doc: Document, name: str, value: Any = None) -> str | None:
+    """A model's answer: a string, ``None`` when blank (a model may answer nothing; the
+    row is then dropped and counted, not an error)."""
+    value = doc.fields.get(name) if value is None else value
+    if not isinstance(value, str):
+        raise doc.error(f"must be a string, got {value!r}", name)
+    return value if value.strip() else None
+
+
 def _messages(doc: Document, name: str, roles: tuple[str, ...]) -> tuple[Message, ...]:
     raw = doc.fields.get(name)
     if not isinstance(raw, list) or not raw:
@@ -193,8 +203,8 @@ def _arena_rows(documents: list[Document], dropped: Counter[str]) -> list[Prefer
                     "chain",
                     "export a campaign made by `haechi arena pairs`",
                 )
-            a = _text(doc, "chain.arena.a", arena.get("a"))
-            b = _text(doc, "chain.arena.b", arena.get("b"))
+            a = _answer(doc, "chain.arena.a", arena.get("a"))
+            b = _answer(doc, "chain.arena.b", arena.get("b"))
             outcome = _campaign_vote(doc, dropped)
             if outcome is None:
                 continue
@@ -203,9 +213,12 @@ def _arena_rows(documents: list[Document], dropped: Counter[str]) -> list[Prefer
                 outcome = parse_outcome(_text(doc, "winner"))
             except ValueError as exc:
                 raise doc.error(str(exc), "winner") from None
-            a, b = _text(doc, "response_a"), _text(doc, "response_b")
+            a, b = _answer(doc, "response_a"), _answer(doc, "response_b")
         if outcome not in ("a", "b"):
             dropped[outcome.replace("_", "-")] += 1
+            continue
+        if a is None or b is None:
+            dropped["empty answers"] += 1
             continue
         if a == b:
             dropped["identical answers"] += 1
@@ -261,7 +274,10 @@ def _review_rows(documents: list[Document], dropped: Counter[str]) -> list[Prefe
         if verdict not in ("yes", "no"):
             dropped["undecided items"] += 1
             continue
-        prompt, response = _text(doc, "prompt"), _text(doc, "response")
+        prompt, response = _text(doc, "prompt"), _answer(doc, "response")
+        if response is None:
+            dropped["empty answers"] += 1
+            continue
         kind = "harmful" if verdict == "yes" else "safe"
         by_prompt.setdefault(prompt, {"safe": [], "harmful": []})[kind].append(
             (response, doc.origin)
@@ -298,7 +314,10 @@ def _judge_rows(documents: list[Document], dropped: Counter[str]) -> list[Prefer
         if winner == "tie":
             dropped["tie"] += 1
             continue
-        a, b = _text(doc, "output_a"), _text(doc, "output_b")
+        a, b = _answer(doc, "output_a"), _answer(doc, "output_b")
+        if a is None or b is None:
+            dropped["empty answers"] += 1
+            continue
         pairs.append(_ordered(_text(doc, "source"), a, b, winner.lower(), doc.origin))
     return pairs
 

@@ -35,11 +35,9 @@ from haechi.store import RunNotFoundError
 from haechi.store.attempts import AttemptRecord
 from haechi.web.app import AdminDep, Viewer, checked_form, redirect, render, state
 from haechi.web.routes_review import campaign_url
-from haechi.web.routes_runs import pretty_json
+from haechi.web.routes_runs import page_of, pretty_json
 
 router = APIRouter()
-PAGE_SIZE = 50
-TEXT_CHARS = 20_000  # an attempt page's texts are cut after this many characters
 
 
 def attempt_query(
@@ -100,8 +98,7 @@ def redteam_run(
 ) -> Response:
     store = state(request).store
     report, labels, chosen = _chosen(request, who, run_id, query)
-    pages = max(1, -(-len(chosen) // PAGE_SIZE))
-    page = min(max(page, 1), pages)
+    shown, page, pages = page_of(chosen, page)
     return render(
         request,
         "redteam_run.html",
@@ -113,7 +110,7 @@ def redteam_run(
         facets=facets(report.attempts),
         outcomes=OUTCOMES,
         human_labels=HUMAN_LABELS,
-        attempts=chosen[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
+        attempts=shown,
         matched=len(chosen),
         labels=labels,
         outcome=outcome,
@@ -143,7 +140,6 @@ def redteam_attempt(run_id: str, key: str, request: Request, who: AdminDep) -> R
         review=review,
         rest=rest,
         rest_text=pretty_json(rest),
-        text_chars=TEXT_CHARS,
         campaign_url=campaign_url,
     )
 

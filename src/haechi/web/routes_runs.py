@@ -4,7 +4,7 @@ their samples and the comparison of two runs."""
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -18,6 +18,15 @@ from haechi.web.app import ViewerDep, render, state
 
 router = APIRouter()
 PAGE_SIZE = 50
+T = TypeVar("T")
+
+
+def page_of(items: list[T], page: int) -> tuple[list[T], int, int]:
+    """The ``page``-th slice of ``PAGE_SIZE`` items (clamped to the pages there are), the
+    page shown and the number of pages."""
+    pages = max(1, -(-len(items) // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    return items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], page, pages
 
 
 @router.get("/leaderboard")
@@ -94,15 +103,14 @@ def samples_page(
     chosen = browse(views, show, q[:200])
     if doc is not None:
         chosen = [v for v in chosen if v.doc_id == doc]
-    pages = max(1, -(-len(chosen) // PAGE_SIZE))
-    page = min(max(page, 1), pages)
+    shown, page, pages = page_of(chosen, page)
     return render(
         request,
         "samples.html",
         who,
         run=run,
         task=task,
-        samples=chosen[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
+        samples=shown,
         total=len(views),
         matched=len(chosen),
         right=sum(v.correct is True for v in views),
